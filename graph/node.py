@@ -104,6 +104,8 @@ class Node:
     NEEDS_WHOLE_FILE: ClassVar[bool] = False
 
     def __init__(self, **params: Any) -> None:
+        # Only validates parameters: presets build nodes to check them, so heavy
+        # resources (model sessions) are loaded in start(), never here.
         self.params: dict[str, Any] = {}
         known = {p.name: p for p in self.PARAMS}
         for name in params:
@@ -126,6 +128,14 @@ class Node:
     def process(self, block: Block) -> Outputs:
         """Consume ``block`` [frames, channels]; return the frames ready per output."""
         raise NotImplementedError
+
+    def analyze(self, block: Block) -> None:
+        """First pass of a ``NEEDS_WHOLE_FILE`` node: look at ``block`` without output.
+
+        The runner feeds every block to ``analyze``, then the same blocks again
+        to ``process`` and finally calls ``finish``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not need a first pass")
 
     def finish(self) -> Outputs:
         """End of stream: return the remaining frames of every output."""

@@ -1,0 +1,40 @@
+"""Node types by name, imported lazily so the CLI starts fast.
+
+A preset refers to node types by these names (``"type": "deepfilternet3"``).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from restora.errors import UsageError
+from restora.graph.node import Node
+
+_NODE_TYPES: dict[str, str] = {
+    "gain": "restora.graph.nodes_basic:GainNode",
+    "highpass": "restora.graph.nodes_basic:HighPassNode",
+    "eq": "restora.graph.nodes_basic:ParametricEqNode",
+    "limiter": "restora.graph.nodes_basic:LimiterNode",
+    "loudness-meter": "restora.graph.nodes_loudness:LoudnessMeterNode",
+    "loudness-normalize": "restora.graph.nodes_loudness:LoudnessNormalizeNode",
+    "deepfilternet3": "restora.graph.nodes_dfn3:Dfn3Node",
+    "gtcrn": "restora.graph.nodes_models:GtcrnNode",
+    "dnsmos": "restora.graph.nodes_models:DnsmosNode",
+    "vad": "restora.graph.nodes_models:VadNode",
+}
+
+
+def node_types() -> list[str]:
+    """Names of every node type, sorted."""
+    return sorted(_NODE_TYPES)
+
+
+def node_class(type_name: str) -> type[Node]:
+    """The class implementing ``type_name``; UsageError when unknown."""
+    try:
+        target = _NODE_TYPES[type_name]
+    except KeyError:
+        raise UsageError(f"unknown node type {type_name!r} "
+                         f"(known: {', '.join(node_types())})") from None
+    module_name, class_name = target.split(":")
+    return getattr(importlib.import_module(module_name), class_name)
