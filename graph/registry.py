@@ -24,13 +24,23 @@ _NODE_TYPES: dict[str, str] = {
 }
 
 
+_EXTRA: dict[str, type[Node]] = {}
+
+
+def register_node_type(type_name: str, cls: type[Node]) -> None:
+    """Add a node type at run time (plug-ins, user ONNX models, tests)."""
+    _EXTRA[type_name] = cls
+
+
 def node_types() -> list[str]:
     """Names of every node type, sorted."""
-    return sorted(_NODE_TYPES)
+    return sorted(set(_NODE_TYPES) | set(_EXTRA))
 
 
 def node_class(type_name: str) -> type[Node]:
     """The class implementing ``type_name``; UsageError when unknown."""
+    if type_name in _EXTRA:
+        return _EXTRA[type_name]
     try:
         target = _NODE_TYPES[type_name]
     except KeyError:
