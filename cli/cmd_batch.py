@@ -1,0 +1,160 @@
+"""``restora batch IN_DIR -o OUT_DIR --preset ...``: a whole folder tree.
+
+Mirrors the tree: single-output graphs write ``OUT_DIR/<rel path>.<ext>``;
+multi-output graphs write ``OUT_DIR/<rel path without extension>/<name>.<ext>``.
+One bad file does not stop the others; Ctrl-C stops cleanly (finished files
+stay, the file in progress leaves nothing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
+
+from restora.cli.cmd_process import add_output_options, load_with_overrides, output_options
+from restora.cli.report import batch_row, write_csv
+from restora.errors import AudioInputError, Cancelled, RestoraError, UsageError
+
+log = logging.getLogger("restora")
+
+AUDIO_EXTENSIONS = {".wav", ".wave", ".rf64", ".w64", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif",
+                    ".aiff", ".aifc", ".caf", ".au", ".m4a", ".aac", ".mp4", ".mov", ".m4v", ".mkv",
+                    ".webm", ".wma"}
+BATCH_FAILED = 4
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("batch", parents=[common], help="process every audio file under a folder")
+    p.add_argument("input_dir", type=Path, help="folder to read (recursively)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="folder to write (tree mirrored)")
+    add_output_options(p)
+    p.add_argument("--jobs", type=int, default=1, metavar="N", help="files processed in parallel (default 1)")
+    p.add_argument("--skip-existing", action="store_true", help="skip inputs whose outputs all exist")
+    p.add_argument("--report", type=Path, metavar="FILE.csv",
+                   help="per-file status, error, duration, DNSMOS before/after, LUFS, real-time factor")
+    p.set_defaults(func=run)
+
+
+def find_inputs(root: Path, exclude: Path) -> list[Path]:
+    """Audio/video files under ``root``, sorted, skipping hidden files and ``exclude``'s tree."""
+    exclude = exclude.resolve()
+    found = []
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
+            continue
+        resolved = path.resolve()
+        if resolved == exclude or exclude in resolved.parents:
+            continue
+        if path.suffix.lower() in AUDIO_EXTENSIONS:
+            found.append(path)
+    return found
+
+
+def destination(preset, root: Path, path: Path, out_root: Path, fmt: str | None) -> Path:
+    """What to pass as ``out`` to process_file for ``path`` (file or folder)."""
+    from restora.graph.file_job import WRITABLE
+
+    rel = path.relative_to(root)
+    if len(preset.outputs) > 1:
+        return out_root / rel.with_suffix("")
+    ext = fmt or (path.suffix.lower().lstrip(".") if path.suffix.lower().lstrip(".") in WRITABLE else "wav")
+    return out_root / rel.with_suffix("." + ext)
+
+
+def run(args: argparse.Namespace) -> int:
+    from restora.graph.file_job import plan_outputs
+
+    preset = load_with_overrides(args)
+    options = output_options(args)
+    if args.jobs < 1 or args.jobs > 64:
+        raise UsageError(f"--jobs {args.jobs} is out of range [1, 64]")
+    if not args.input_dir.is_dir():
+        raise AudioInputError(f"{args.input_dir}: not a folder")
+    inputs = find_inputs(args.input_dir, args.output)
+    if not inputs:
+        raise AudioInputError(f"{args.input_dir}: no audio files found")
+    jobs, rows = [], []
+    for path in inputs:
+        out = destination(preset, args.input_dir, path, args.output, args.format)
+        planned = plan_outputs(preset, path, out, args.format)
+        if args.skip_existing and all(p.exists() for p in planned.values()):
+            rows.append(batch_row(path, "skipped", "outputs exist"))
+            continue
+        jobs.append((path, out))
+    total = sum(_duration(path) for path, _ in jobs)
+    cancelled = False
+    try:
+        _run_jobs(preset, options, jobs, args, rows, total)
+    except KeyboardInterrupt:
+        cancelled = True
+    done = {row["input"] for row in rows}
+    rows.extend(batch_row(path, "cancelled") for path, _ in jobs if str(path) not in done)
+    if args.report:
+        write_csv(args.report, rows)
+    failed = [row for row in rows if row["status"] == "failed"]
+    ok = sum(row["status"] == "ok" for row in rows)
+    log.info("%d processed, %d failed, %d skipped%s", ok, len(failed),
+             sum(row["status"] == "skipped" for row in rows), ", cancelled" if cancelled else "")
+    for row in failed:
+        log.error("failed: %s", row["error"])
+    if cancelled:
+        return Cancelled.exit_code
+    return BATCH_FAILED if failed else 0
+
+
+def _duration(path: Path) -> float:
+    from restora.dsp import audio_io
+
+    try:
+        return audio_io.probe(path).duration_s or 0.0
+    except RestoraError:
+        return 0.0
+
+
+def _run_jobs(preset, options, jobs, args, rows, total) -> None:
+    from restora.cli.progress import batch_bar
+
+    meter = bool(args.report)
+    show = not getattr(args, "quiet", False) and sys.stderr.isatty()
+    with batch_bar(total, len(jobs), show) as bar:
+        if args.jobs == 1:
+            for path, out in jobs:
+                row = _one(preset, path, out, options, meter)
+                rows.append(row)
+                bar.update(float(row["duration_s"] or _duration(path)))
+            return
+        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            pending = {pool.submit(_one, preset, path, out, options, meter): path for path, out in jobs}
+            try:
+                while pending:
+                    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        path = pending.pop(future)
+                        row = future.result()
+                        rows.append(row)
+                        bar.update(float(row["duration_s"] or 0.0))
+            except KeyboardInterrupt:
+                for future in pending:
+                    future.cancel()
+                raise
+
+
+def _one(preset, path: Path, out: Path, options, meter: bool) -> dict:
+    """Process one file; never raises for a bad file (the row carries the error)."""
+    from restora.graph.file_job import process_file
+
+    try:
+        result = process_file(preset, path, out, options, meter_input=meter, meter_output=meter)
+    except RestoraError as exc:
+        if isinstance(exc, Cancelled):
+            raise KeyboardInterrupt from None
+        return batch_row(path, "failed", f"{path}: {exc}" if str(path) not in str(exc) else str(exc))
+    except MemoryError:
+        return batch_row(path, "failed", f"{path}: out of memory")
+    except OSError as exc:
+        return batch_row(path, "failed", f"{path}: {exc.strerror or exc}")
+    return batch_row(path, "ok", result=result)

@@ -1,0 +1,109 @@
+"""``restora process IN -o OUT --preset NAME|FILE`` and ``restora presets``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from restora.cli.report import file_report
+from restora.errors import AudioInputError, UsageError
+
+log = logging.getLogger("restora")
+
+
+def add_output_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by ``process`` and ``batch`` for the written files."""
+    p.add_argument("--preset", required=True, help="built-in preset name or a preset .json file")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="NODE_ID.PARAM=VALUE",
+                   help="override a node parameter (repeatable); also NODE_ID.mix and NODE_ID.bypass")
+    p.add_argument("--format", choices=["wav", "flac", "ogg", "mp3", "aiff"],
+                   help="output format (default: from the -o extension, else the input's)")
+    p.add_argument("--bit-depth", type=int, choices=[16, 24, 32],
+                   help="integer bit depth for WAV/FLAC/AIFF (default: the source's)")
+    p.add_argument("--sample-rate", type=int, metavar="HZ",
+                   help="output sample rate (default: the source's)")
+    p.add_argument("--quality", type=float, metavar="0..1",
+                   help="lossy quality, 0 (smallest) to 1 (best)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+
+
+def output_options(args: argparse.Namespace):
+    """Validated OutputOptions from parsed arguments (UsageError on absurd values)."""
+    from restora.graph.file_job import OutputOptions
+
+    if args.sample_rate is not None and not 8000 <= args.sample_rate <= 384000:
+        raise UsageError(f"--sample-rate {args.sample_rate} is out of range [8000, 384000] Hz")
+    if args.quality is not None and not 0.0 <= args.quality <= 1.0:
+        raise UsageError(f"--quality {args.quality} is out of range [0, 1]")
+    return OutputOptions(format=args.format, bit_depth=args.bit_depth, sample_rate=args.sample_rate,
+                         quality=args.quality, overwrite=args.overwrite)
+
+
+def load_with_overrides(args: argparse.Namespace):
+    """The preset named by ``--preset`` with ``--set`` applied."""
+    from restora.graph.preset import load_preset
+
+    preset = load_preset(args.preset)
+    return preset.with_overrides(args.overrides) if args.overrides else preset
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("process", parents=[common], help="process one file with a preset",
+                       description="Process one file. A graph with one output writes the file named by -o; "
+                                   "a graph with several outputs treats -o as a folder and writes "
+                                   "<output-name>.<ext> inside it.")
+    p.add_argument("input", type=Path, help="input audio or video file")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output file (or folder)")
+    add_output_options(p)
+    p.add_argument("--report", type=Path, metavar="FILE.json", help="write measurements as JSON")
+    p.set_defaults(func=run)
+    pr = sub.add_parser("presets", parents=[common], help="list the built-in presets")
+    pr.set_defaults(func=run_presets)
+
+
+def run(args: argparse.Namespace) -> int:
+    from restora.cli.progress import FileProgress
+    from restora.graph.file_job import process_file
+
+    preset = load_with_overrides(args)
+    options = output_options(args)
+    if not args.input.exists():
+        raise AudioInputError(f"{args.input}: no such file")
+    with FileProgress(args.input.name, enabled=_show_progress(args)) as bar:
+        result = process_file(preset, args.input, args.output, options, progress=bar.update,
+                               meter_output=bool(args.report))
+    for name, path in result.outputs.items():
+        log.info("wrote %s (%s)", path, name)
+        if result.clipped.get(name):
+            log.warning("warning: %d samples of %s exceeded full scale and were clipped",
+                        result.clipped[name], path)
+    rtf = result.real_time_factor
+    log.info("%.1f s of audio in %.1f s (real-time factor %s)", result.duration_s, result.seconds,
+             f"{rtf:.3f}" if rtf is not None else "n/a")
+    if args.report:
+        _write_json(args.report, file_report(result, preset))
+    return 0
+
+
+def _show_progress(args: argparse.Namespace) -> bool:
+    return not getattr(args, "quiet", False) and sys.stderr.isatty()
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)
+
+
+def run_presets(args: argparse.Namespace) -> int:
+    from restora.graph.preset import builtin_names, load_preset
+
+    for name in builtin_names():
+        preset = load_preset(name)
+        outputs = ", ".join(preset.outputs)
+        print(f"{name:20s} outputs: {outputs}\n{'':20s} {preset.description}")
+    return 0

@@ -1,0 +1,174 @@
+"""Process one audio file with a preset: read, run the graph, write every output.
+
+The input is never modified. Each output goes to a temporary file beside its
+destination and is renamed only when the whole graph has finished; if anything
+fails or the job is cancelled, every temporary file is removed, so a job
+either produces all its outputs or none.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from restora.dsp import audio_io
+from restora.errors import AudioOutputError, UsageError
+from restora.graph.node import Measurement
+from restora.graph.preset import Preset
+from restora.graph.runner import DEFAULT_BLOCK_FRAMES, GraphRun
+from restora.graph.taps import MeterTap, ResamplingSink
+
+WRITABLE = ("wav", "flac", "ogg", "mp3", "aiff")
+
+
+@dataclass
+class OutputOptions:
+    """What the user asked of the written files (None = the source's own)."""
+
+    format: str | None = None
+    bit_depth: int | None = None
+    sample_rate: int | None = None
+    quality: float | None = None
+    overwrite: bool = False
+
+
+@dataclass
+class FileResult:
+    """What happened to one input file."""
+
+    input: Path
+    outputs: dict[str, Path] = field(default_factory=dict)
+    duration_s: float = 0.0
+    seconds: float = 0.0
+    measurements: dict[str, list[Measurement]] = field(default_factory=dict)
+    input_meter: dict = field(default_factory=dict)
+    output_meter: dict = field(default_factory=dict)
+    clipped: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def real_time_factor(self) -> float | None:
+        """Processing seconds per second of audio (lower is faster)."""
+        return self.seconds / self.duration_s if self.duration_s > 0 else None
+
+
+def plan_outputs(preset: Preset, in_path: Path, out: Path, fmt: str | None) -> dict[str, Path]:
+    """Destination per graph output.
+
+    One output: ``out`` is the file (its extension, or ``fmt``, picks the
+    format). Several outputs: ``out`` is a folder holding ``<name>.<ext>``.
+    """
+    if len(preset.outputs) == 1:
+        name = next(iter(preset.outputs))
+        ext = out.suffix.lower().lstrip(".")
+        if fmt and ext != fmt:
+            out = out.with_name(out.name + "." + fmt) if not ext else out.with_suffix("." + fmt)
+        elif not ext:
+            raise UsageError(f"output {out} has no extension: add one or pass --format")
+        return {name: out}
+    ext = fmt or _default_ext(in_path)
+    return {name: out / f"{name}.{ext}" for name in preset.outputs}
+
+
+def _default_ext(in_path: Path) -> str:
+    ext = in_path.suffix.lower().lstrip(".")
+    return ext if ext in WRITABLE else "wav"
+
+
+def check_destinations(paths: dict[str, Path], in_path: Path, overwrite: bool) -> None:
+    """Refuse outputs equal to the input, existing outputs, and unknown formats."""
+    for path in paths.values():
+        ext = path.suffix.lower().lstrip(".")
+        if ext not in WRITABLE and ext != "aif":
+            raise UsageError(f"cannot write {path}: format '{ext}' is not one of {', '.join(WRITABLE)}")
+        if path.resolve() == in_path.resolve() or (path.exists() and in_path.exists()
+                                                   and os.path.samefile(path, in_path)):
+            raise AudioOutputError(f"output {path} is the input file; choose another name")
+        if path.exists() and not overwrite:
+            raise AudioOutputError(f"output {path} already exists (use --overwrite to replace it)")
+        if path.exists() and path.is_dir():
+            raise AudioOutputError(f"output {path} is a folder")
+
+
+def process_file(preset: Preset, in_path: Path, out: Path, options: OutputOptions | None = None, *,
+                 cancel: threading.Event | None = None,
+                 progress: Callable[[float], None] | None = None,
+                 meter_input: bool = False, meter_output: bool = False,
+                 block_frames: int = DEFAULT_BLOCK_FRAMES) -> FileResult:
+    """Run ``preset`` on the file ``in_path`` and write its outputs at/under ``out``.
+
+    ``meter_input``/``meter_output`` add loudness and DNSMOS measurements of the
+    input and of the first output (batch reports), computed in the same pass.
+    """
+    options = options or OutputOptions()
+    in_path, out = Path(in_path), Path(out)
+    info = audio_io.probe(in_path)
+    paths = plan_outputs(preset, in_path, out, options.format)
+    check_destinations(paths, in_path, options.overwrite)
+    result = FileResult(input=in_path, duration_s=info.duration_s or 0.0)
+    started = time.perf_counter()
+    with ExitStack() as stack:
+        sinks, writers = {}, {}
+        for name, path in paths.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            rate, channels, bit_depth = audio_io.default_output_spec(info, path)
+            rate = options.sample_rate or rate
+            writer = stack.enter_context(audio_io.AudioWriter(
+                path, rate, channels, bit_depth=options.bit_depth or bit_depth,
+                quality=options.quality, tags=info.tags, bext=info.bext,
+                overwrite=options.overwrite, forbid_same_as=in_path))
+            writers[name] = writer
+            sinks[name] = ResamplingSink(writer, info.sample_rate, rate, info.channels)
+        first = next(iter(sinks))
+        out_tap = MeterTap(sinks[first], info.sample_rate, info.channels) if meter_output else None
+        if out_tap:
+            sinks[first] = out_tap
+        in_tap = MeterTap(None, info.sample_rate, info.channels) if meter_input else None
+        graph = GraphRun(preset, info.sample_rate, info.channels, sinks, workdir=out_dir(paths),
+                         block_frames=block_frames, cancel=cancel, progress=progress)
+        blocks = audio_io.read_blocks(in_path, block_frames)
+        if in_tap:
+            blocks = in_tap.passthrough(blocks)
+        result.measurements = graph.run(blocks, info.frames)
+        for sink in sinks.values():
+            sink.finish()
+        result.input_meter = in_tap.results() if in_tap else {}
+        result.output_meter = out_tap.results() if out_tap else {}
+        result.clipped = {name: getattr(w, "clipped_samples", 0) for name, w in writers.items()}
+    # Leaving the ExitStack closed every writer: temporary files were renamed
+    # only now, after the whole graph succeeded.
+    result.outputs = paths
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def out_dir(paths: dict[str, Path]) -> Path:
+    """Folder for spools: beside the outputs, so a full disk shows up there."""
+    return next(iter(paths.values())).parent
+
+
+def process_array(preset: Preset, audio: np.ndarray, sample_rate: int,
+                  block_frames: int = DEFAULT_BLOCK_FRAMES) -> tuple[dict[str, np.ndarray], dict]:
+    """Python API: run ``preset`` on float32 [frames, channels] audio in memory.
+
+    Returns (outputs by name, each float32 [frames, channels]; measurements by node id).
+    """
+    from restora.graph.runner import ArraySink, array_blocks
+
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim == 1:
+        audio = audio[:, None]
+    if audio.ndim != 2 or audio.shape[1] < 1:
+        raise UsageError(f"audio must be [frames, channels], got shape {audio.shape}")
+    if not np.isfinite(audio).all():
+        raise UsageError("audio contains NaN or infinite samples")
+    sinks = {name: ArraySink() for name in preset.outputs}
+    measurements = GraphRun(preset, sample_rate, audio.shape[1], sinks,
+                            block_frames=block_frames).run(array_blocks(audio, block_frames), len(audio))
+    return {name: s.result(audio.shape[1]) for name, s in sinks.items()}, measurements

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Set up Restora with its test tools and run the whole test suite (CPU only).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --test
+QT_QPA_PLATFORM=offscreen .venv/bin/python -m pytest -q "$@"
