@@ -6,19 +6,25 @@ import argparse
 import json
 from pathlib import Path
 
+from restora.errors import UsageError
+
 
 def register(sub, common) -> None:
     p = sub.add_parser("analyze", parents=[common], help="measure a file (loudness, bandwidth, DNSMOS)")
     p.add_argument("input", type=Path)
     p.add_argument("--json", action="store_true", help="print JSON with fixed keys")
     p.add_argument("--no-dnsmos", action="store_true", help="skip the DNSMOS speech-quality model")
+    p.add_argument("--dnsmos-hop", type=int, default=9, metavar="S",
+                   help="seconds between DNSMOS windows (1 = the reference tool's hop; slower)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from restora.graph.analysis import analyze_file
 
-    result = analyze_file(args.input, dnsmos=not args.no_dnsmos)
+    if not 1 <= args.dnsmos_hop <= 60:
+        raise UsageError(f"--dnsmos-hop {args.dnsmos_hop} is out of range [1, 60] s")
+    result = analyze_file(args.input, dnsmos=not args.no_dnsmos, dnsmos_hop_s=args.dnsmos_hop)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0

@@ -9,14 +9,15 @@ from restora.dsp.bandwidth import BandwidthEstimator
 from restora.graph.taps import MeterTap
 
 
-def analyze_file(path: Path, dnsmos: bool = True, block_frames: int = 1 << 16) -> dict:
+def analyze_file(path: Path, dnsmos: bool = True, dnsmos_hop_s: int = 9,
+                 block_frames: int = 1 << 16) -> dict:
     """Facts and measurements of ``path`` with the keys of ``restora analyze --json``.
 
     Keys: duration_s, sample_rate, channels, lufs, true_peak_db, bandwidth_hz,
     dnsmos {sig, bak, ovrl, p808}; values that do not exist are None.
     """
     info = audio_io.probe(path)
-    meter = MeterTap(None, info.sample_rate, info.channels, dnsmos=dnsmos)
+    meter = MeterTap(None, info.sample_rate, info.channels, dnsmos=dnsmos, dnsmos_hop_s=dnsmos_hop_s)
     bandwidth = BandwidthEstimator(info.sample_rate)
     frames = 0
     for block in audio_io.read_blocks(path, block_frames, info=info):
