@@ -206,9 +206,8 @@ class _Features:
 
     def __init__(self, cfg: Dfn3Config) -> None:
         self.widths = erb_widths(cfg.sr, cfg.fft_size, cfg.nb_erb, cfg.min_nb_erb_freqs)
-        band_of_bin = np.repeat(np.arange(cfg.nb_erb), self.widths)
-        self.band_mean = np.zeros((cfg.n_bins, cfg.nb_erb), np.float32)  # [bins, bands] averaging matrix
-        self.band_mean[np.arange(cfg.n_bins), band_of_bin] = 1.0 / self.widths[band_of_bin]
+        self.band_starts = np.concatenate([[0], np.cumsum(self.widths)[:-1]])
+        self.inv_widths = (1.0 / self.widths).astype(np.float32)
         self.nb_df = cfg.nb_df
         a = norm_alpha(cfg.hop_size, cfg.sr, cfg.norm_tau)
         self.b, self.a = [1.0 - a], [1.0, -a]
@@ -219,7 +218,9 @@ class _Features:
     def __call__(self, spec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """complex64 [T, 481] -> (feat_erb float32 [T, 32], feat_spec complex64 [T, 96])."""
         power = spec.real ** 2 + spec.imag ** 2
-        erb_db = 10.0 * np.log10(power @ self.band_mean + 1e-10)
+        # reduceat, not a matmul: BLAS worker threads would spin and slow the ORT calls that follow
+        band_power = np.add.reduceat(power, self.band_starts, axis=1) * self.inv_widths
+        erb_db = 10.0 * np.log10(band_power + 1e-10)
         mean, self.erb_zi = lfilter(self.b, self.a, erb_db, axis=0, zi=self.erb_zi)
         feat_erb = ((erb_db - mean) / 40.0).astype(np.float32)
         low = spec[:, :self.nb_df]
