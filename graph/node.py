@@ -137,6 +137,14 @@ class Node:
         """
         raise NotImplementedError(f"{type(self).__name__} does not need a first pass")
 
+    def needs_another_pass(self) -> bool:
+        """After an analysis pass: True to see every block through ``analyze`` once more.
+
+        Lets a whole-file node refine a decision (e.g. simulate a limiter to
+        correct a loudness gain). The node counts its own passes.
+        """
+        return False
+
     def finish(self) -> Outputs:
         """End of stream: return the remaining frames of every output."""
         return {name: np.zeros((0, self.channels), np.float32) for name in self.OUTPUTS}

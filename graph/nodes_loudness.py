@@ -58,25 +58,31 @@ def meter_measurements(meter: LoudnessMeter) -> list[Measurement]:
 
 
 class LoudnessNormalizeNode(Node):
-    """Two-pass loudness normalisation to ``target_lufs`` with a true-peak ceiling.
+    """Loudness normalisation to ``target_lufs`` with a true-peak ceiling, in several passes.
 
     Interface (``NEEDS_WHOLE_FILE = True``), as the graph runner drives it:
 
     1. :meth:`start` (sample rate, channels);
-    2. pass 1: :meth:`analyze` on every block of the stream (measures
-       integrated loudness; returns nothing);
-    3. pass 2: :meth:`process` on the same blocks again, then :meth:`finish`.
-       The gain ``target_lufs - measured`` is applied, followed by a
-       look-ahead true-peak limiter at ``true_peak_db`` dBTP; the limiter's
-       latency follows the node contract (fewer frames first, the rest from
-       :meth:`finish`, total length equal to the input).
+    2. pass 1: :meth:`analyze` on every block (integrated loudness and true
+       peak of the input); the gain is ``target_lufs - measured``;
+    3. while :meth:`needs_another_pass` says so: :meth:`analyze` on every
+       block again, *simulating* the gain and the limiter and measuring the
+       result, then correcting the gain by what the limiter took away
+       (peaky speech can lose 1 dB or more). At most ``MAX_SIMULATIONS``
+       passes; none when the gained input already fits under the ceiling;
+    4. final pass: :meth:`process` on the blocks, then :meth:`finish`: the
+       gain, then the look-ahead true-peak limiter at ``true_peak_db`` dBTP
+       (latency per the node contract: same total length, aligned).
 
-    Silence (integrated loudness undefined) gets unity gain. Measurements
-    ``input_integrated_lufs`` and ``applied_gain_db`` are attached.
+    Silence (integrated loudness undefined) gets unity gain. Measurements:
+    ``input_integrated_lufs``, ``applied_gain_db``, ``predicted_lufs``.
     """
 
     type_name = "loudness-normalize"
     NEEDS_WHOLE_FILE = True
+    MAX_SIMULATIONS = 4
+    MAX_STEP_DB = 6.0
+    TOLERANCE_LU = 0.08
     PARAMS = (
         Param("target_lufs", -16.0, minimum=-40.0, maximum=-5.0, unit="LUFS",
               doc="Integrated loudness of the result"),
@@ -88,26 +94,76 @@ class LoudnessNormalizeNode(Node):
 
     def start(self, sample_rate: int, channels: int) -> None:
         super().start(sample_rate, channels)
-        self.meter = LoudnessMeter(sample_rate, channels, true_peak=False)
-        self.limiter = LookaheadLimiter(sample_rate, channels, self.params["true_peak_db"],
-                                        self.params["release_ms"])
+        self.meter = LoudnessMeter(sample_rate, channels, true_peak=True)
+        self.limiter = self._new_limiter()
         self.gain_db: float | None = None
+        self._measured: float | None = None
+        self._predicted: float | None = None
+        self._simulations = 0
+
+    def _new_limiter(self) -> LookaheadLimiter:
+        return LookaheadLimiter(self.sample_rate, self.channels, self.params["true_peak_db"],
+                                self.params["release_ms"])
 
     def analyze(self, block: Block) -> None:
-        """Pass 1: measure ``block`` [frames, channels]."""
-        self.meter.process(block)
+        """Pass 1: measure ``block``; later passes: simulate gain + limiter and measure that."""
+        if self.gain_db is None:
+            self.meter.process(block)
+        else:
+            self.meter.process(self.limiter.process(np.asarray(block, np.float64) * db_to_gain(self.gain_db)))
+
+    def needs_another_pass(self) -> bool:
+        target = self.params["target_lufs"]
+        if self.gain_db is None:  # end of pass 1
+            self._measured = self.meter.integrated()
+            if self._measured is None:
+                self.gain_db = 0.0
+                return self._done(None)
+            self.gain_db = target - self._measured
+            self._last_point = (0.0, self._measured)  # (gain dB, loudness LUFS) with no limiting
+            peak = self.meter.true_peak_dbtp()
+            if peak is None or peak + self.gain_db <= self.params["true_peak_db"] - 0.1:
+                return self._done(target)  # the limiter will not act: the gain is exact
+            return self._simulate_again()
+        self.meter.process(self.limiter.finish())  # end of a simulation pass
+        predicted = self.meter.integrated()
+        if predicted is None or abs(target - predicted) <= self.TOLERANCE_LU:
+            return self._done(predicted)
+        # Secant step on loudness(gain): limiting makes each added dB of gain
+        # add less than 1 dB of loudness, so a plain "add the shortfall" step
+        # would creep towards the target over many passes.
+        last_gain, last_loudness = self._last_point
+        slope = (predicted - last_loudness) / (self.gain_db - last_gain) if self.gain_db != last_gain else 1.0
+        self._last_point = (self.gain_db, predicted)
+        step = (target - predicted) / float(np.clip(slope, 0.2, 1.0))
+        self.gain_db += float(np.clip(step, -self.MAX_STEP_DB, self.MAX_STEP_DB))
+        if self._simulations >= self.MAX_SIMULATIONS:
+            return self._done(None)  # corrected once more without checking the result
+        return self._simulate_again()
+
+    def _simulate_again(self) -> bool:
+        self._simulations += 1
+        self.meter = LoudnessMeter(self.sample_rate, self.channels, true_peak=False)
+        self.limiter = self._new_limiter()
+        return True
+
+    def _done(self, predicted: float | None) -> bool:
+        self.limiter = self._new_limiter()
+        self.measurements = [Measurement("input_integrated_lufs", self._measured, "LUFS"),
+                             Measurement("applied_gain_db", self.gain_db, "dB"),
+                             Measurement("predicted_lufs", predicted, "LUFS"),
+                             Measurement("simulation_passes", float(self._simulations), "")]
+        return False
 
     def _gain(self) -> float:
-        if self.gain_db is None:
-            measured = self.meter.integrated()
-            self.gain_db = 0.0 if measured is None else self.params["target_lufs"] - measured
-            self.measurements = [Measurement("input_integrated_lufs", measured, "LUFS"),
-                                 Measurement("applied_gain_db", self.gain_db, "dB")]
+        if self.gain_db is None:  # driven without analysis passes: change nothing
+            self.gain_db = 0.0
         return db_to_gain(self.gain_db)
 
     def process(self, block: Block) -> Outputs:
-        """Pass 2: gain and limit ``block``; returns the aligned frames ready."""
-        return {"main": self.limiter.process(np.asarray(block, np.float64) * self._gain())}
+        """Final pass: gain and limit ``block``; returns the aligned frames ready."""
+        gain = self._gain()
+        return {"main": self.limiter.process(np.asarray(block, np.float64) * gain)}
 
     def finish(self) -> Outputs:
         self._gain()

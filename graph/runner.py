@@ -154,12 +154,20 @@ class GraphRun:
                 self._stream(blocks, self.roots)
                 while self._deferred:
                     run = self._deferred.pop(0)
+                    while run.node.needs_another_pass():
+                        self._analysis_pass(run)
                     self._stream(run.spool.blocks(self.block_frames), [_Replay(self, run)])
                     run.spool.delete()
         finally:
             for run in self.runs.values():
                 run.node.close()
         return {node_id: list(run.node.measurements) for node_id, run in self.runs.items()}
+
+    def _analysis_pass(self, run: _NodeRun) -> None:
+        for block in run.spool.blocks(self.block_frames):
+            if self.cancel.is_set():
+                raise Cancelled("cancelled")
+            run.node.analyze(block)
 
     def _stream(self, blocks: Iterable[np.ndarray], consumers: list) -> None:
         for block in blocks:

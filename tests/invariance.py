@@ -34,8 +34,11 @@ def run_node_in_blocks(node_factory: Callable[[], Node], audio: np.ndarray, sr: 
     node = node_factory()
     node.start(sr, audio.shape[1])
     if node.NEEDS_WHOLE_FILE:
-        for block in _blocks(audio, block_frames):
-            node.analyze(block)
+        first = True
+        while first or node.needs_another_pass():
+            first = False
+            for block in _blocks(audio, block_frames):
+                node.analyze(block)
     parts: dict[str, list[np.ndarray]] = {name: [] for name in node.OUTPUTS}
     for block in _blocks(audio, block_frames):
         for name, out in node.process(block).items():
