@@ -10,33 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soxr
 
-from restora.graph.node import Block, Measurement, Node, Outputs, Param, empty
+from restora.graph.model_rate import ModelRateBridge
+from restora.graph.node import Block, Measurement, Node, Outputs, Param
 from restora.models.dfn3 import SAMPLE_RATE, Dfn3Session, Dfn3Stream
 
 MODEL_ID = "deepfilternet3"
 FRAMES_PER_SECOND = SAMPLE_RATE // 480  # DFN3 hop is 10 ms
-
-
-class _Resampler:
-    """soxr streaming resampler for [frames, channels] float32 blocks.
-
-    soxr's streaming output is already time-aligned with its input (it equals
-    the one-shot ``soxr.resample``); its delay only shows as fewer samples at
-    first, delivered when ``last=True`` flushes the filter.
-    """
-
-    def __init__(self, rate_in: int, rate_out: int, channels: int) -> None:
-        self.identity = rate_in == rate_out
-        self.channels = channels
-        if not self.identity:
-            self.stream = soxr.ResampleStream(rate_in, rate_out, channels, dtype="float32", quality="VHQ")
-
-    def __call__(self, block: np.ndarray, last: bool = False) -> np.ndarray:
-        if self.identity:
-            return block
-        return self.stream.resample_chunk(np.ascontiguousarray(block, np.float32), last=last)
 
 
 class Dfn3Node(Node):
@@ -86,25 +66,19 @@ class Dfn3Node(Node):
         self._streams = [Dfn3Stream(session, atten_lim_db=self.params["atten_lim_db"],
                                     post_filter_beta=self.params["post_filter_beta"])
                          for _ in range(self.channels)]
-        self._up = _Resampler(self.sample_rate, SAMPLE_RATE, self.channels)
-        self._down = _Resampler(SAMPLE_RATE, self.sample_rate, self.channels)
+        self._bridge = ModelRateBridge(sample_rate, SAMPLE_RATE, self._streams)
         self._lsnr = []
         self._n_in = 0
-        self._n_out = 0
 
     def process(self, block: Block) -> Outputs:
         self._n_in += len(block)
-        enhanced = self._run_streams(self._up(block), final=False)
-        return {"main": self._limit(self._down(enhanced))}
+        out = self._bridge.process(block)
+        self._collect_lsnr()
+        return {"main": out}
 
     def finish(self) -> Outputs:
-        enhanced = self._run_streams(self._up(empty(self.channels), last=True), final=True)
-        out = self._limit(self._down(enhanced, last=True))
-        missing = self._n_in - self._n_out
-        # soxr's total may differ from the input length by a rounding sample
-        if missing > 0:
-            out = np.concatenate([out, np.zeros((missing, self.channels), np.float32)])
-            self._n_out += missing
+        out = self._bridge.finish()
+        self._collect_lsnr()
         self.measurements.extend(self._lsnr_measurements())
         return {"main": out}
 
@@ -113,26 +87,6 @@ class Dfn3Node(Node):
         self._streams = []
 
     # -- helpers -------------------------------------------------------------
-    def _run_streams(self, wide: np.ndarray, final: bool) -> np.ndarray:
-        """Run each 48 kHz channel of ``wide`` [n, C] through its stream; [m, C] out.
-
-        Every stream gets the same number of samples, so all return equally many.
-        """
-        if not self._streams:
-            return empty(self.channels)
-        outs = []
-        for c, stream in enumerate(self._streams):
-            y = stream.push(wide[:, c])
-            outs.append(np.concatenate([y, stream.finish()]) if final else y)
-        self._collect_lsnr()
-        return np.stack(outs, axis=1)
-
-    def _limit(self, out: np.ndarray) -> np.ndarray:
-        """Never hand out more frames than came in (resampler rounding)."""
-        out = out[:max(self._n_in - self._n_out, 0)]
-        self._n_out += len(out)
-        return np.ascontiguousarray(out, np.float32)
-
     def _collect_lsnr(self) -> None:
         per_channel = [s.pop_lsnr() for s in self._streams]
         if per_channel and len(per_channel[0]):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from restora.dsp.resample import StreamResampler
+from restora.graph.model_rate import ModelRateBridge
 from restora.graph.node import Block, Measurement, Node, Outputs, Param, empty
 from restora.models import dnsmos, gtcrn, silero_vad
 
@@ -258,35 +259,13 @@ class GtcrnNode(Node):
         super().start(sample_rate, channels)
         if self._model is None:
             self._model = gtcrn.GtcrnModel()
-        self._down = StreamResampler(sample_rate, gtcrn.SR, channels)
-        self._up = StreamResampler(gtcrn.SR, sample_rate, channels)
-        self._streams = [self._model.stream() for _ in range(channels)]
-        self._frames_in = 0
-        self._frames_out = 0
+        self._bridge = ModelRateBridge(sample_rate, gtcrn.SR, [self._model.stream() for _ in range(channels)])
 
     def process(self, block: Block) -> Outputs:
-        self._frames_in += len(block)
-        x16 = self._down.process(block)
-        y16 = np.stack([s.push(x16[:, c]) for c, s in enumerate(self._streams)], axis=1)
-        return _main(self._limit(self._up.process(y16)))
+        return _main(self._bridge.process(block))
 
     def finish(self) -> Outputs:
-        x16 = self._down.finish()
-        y16 = np.stack([np.concatenate([s.push(x16[:, c]), s.flush()])
-                        for c, s in enumerate(self._streams)], axis=1)
-        y = np.concatenate([self._up.process(y16), self._up.finish()])
-        y = self._limit(y)
-        missing = self._frames_in - self._frames_out
-        if missing > 0:  # the 16 kHz round trip may lose a frame to rounding
-            y = np.concatenate([y, np.zeros((missing, self.channels), np.float32)])
-            self._frames_out += missing
-        return _main(y)
-
-    def _limit(self, y: np.ndarray) -> np.ndarray:
-        """Never return more frames than came in (the round trip may gain one)."""
-        y = y[:max(0, self._frames_in - self._frames_out)]
-        self._frames_out += len(y)
-        return y
+        return _main(self._bridge.finish())
 
     def close(self) -> None:
         self._model = None

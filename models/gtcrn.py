@@ -79,7 +79,7 @@ class GtcrnStream:
             self._padded = np.concatenate([self._padded, x])
         return self._run_frames()
 
-    def flush(self) -> np.ndarray:
+    def finish(self) -> np.ndarray:
         """End of stream: the remaining enhanced samples (total output = total input)."""
         total = self._received
         if total == 0:
