@@ -6,6 +6,7 @@ directions inside the node, with resampler state carried between blocks.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,8 @@ class Dfn3Node(Node):
         Param("post_filter_beta", 0.0, minimum=0.0, maximum=0.05,
               doc="extra suppression of weak bins; 0 = off, 0.02 typical"),
         Param("threads", 1, kind="int", minimum=1, maximum=16, doc="ONNX Runtime threads"),
+        Param("device", "auto", kind="choice", choices=("auto", "cpu", "cuda", "coreml", "directml"),
+              doc="auto: an accelerator when onnxruntime has one, else the CPU (the one used is logged)"),
     )
 
     def __init__(self, model_dir: str | Path | None = None, **params: Any) -> None:
@@ -57,7 +60,7 @@ class Dfn3Node(Node):
             if self.model_dir is None:
                 from restora.models.store import require
                 self.model_dir = require(MODEL_ID)
-            self._session = Dfn3Session(self.model_dir, threads=self.params["threads"])
+            self._session = _shared_session(self.model_dir, self.params["threads"], self.params["device"])
         return self._session
 
     def start(self, sample_rate: int, channels: int) -> None:
@@ -107,3 +110,10 @@ class Dfn3Node(Node):
             t1 = min(t0 + len(chunk) / FRAMES_PER_SECOND, duration)
             result.append(Measurement("lsnr", float(np.mean(chunk)), "dB", t0, t1))
         return result
+
+
+@functools.lru_cache(maxsize=4)
+def _shared_session(model_dir: Path, threads: int, device: str) -> Dfn3Session:
+    # Sessions hold no stream state, so a batch reuses one per process instead
+    # of parsing the three graphs for every file.
+    return Dfn3Session(model_dir, threads=threads, providers=device)

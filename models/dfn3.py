@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 import scipy.fft
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import lfilter
 
 from restora.errors import ModelError
+from restora.models.session import make_session
 
 SAMPLE_RATE = 48000
 _ERB_STATE_DB = (-60.0, -90.0)  # initial ERB mean-norm state (dB), first..last band
@@ -107,11 +107,10 @@ def norm_alpha(hop: int, sr: int, tau: float) -> float:
 class _Graph:
     """One stateful ORT graph: feeds plus a state dict in, outputs out, state updated in place."""
 
-    def __init__(self, path: Path, options: ort.SessionOptions, outputs: tuple[str, ...]) -> None:
-        try:
-            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # ORT raises its own types; the user needs the file name
-            raise ModelError(f"cannot load DeepFilterNet3 graph {path}: {exc}") from exc
+    def __init__(self, path: Path, threads: int, providers: str, outputs: tuple[str, ...]) -> None:
+        # No spinning: idle ORT workers would steal the cores the numpy DSP
+        # between runs needs.
+        self.session, self.provider = make_session(path, threads, providers, spinning=False)
         ins = self.session.get_inputs()
         self.state_shapes = {i.name: tuple(i.shape) for i in ins if i.name.endswith("_in")}
         self.outputs = outputs
@@ -137,10 +136,12 @@ class Dfn3Session:
 
     ``model_dir`` holds ``enc.onnx``, ``erb_dec.onnx``, ``df_dec.onnx`` (the
     stateful versions) and ``config.ini``. ``threads`` is ORT's intra-op thread
-    count per graph (1 keeps several channels or nodes from oversubscribing).
+    count per graph (1 keeps several channels or nodes from oversubscribing);
+    ``providers`` as in :func:`restora.models.session.make_session` (the provider
+    actually used is logged and kept in ``provider``).
     """
 
-    def __init__(self, model_dir: Path, threads: int = 1) -> None:
+    def __init__(self, model_dir: Path, threads: int = 1, providers: str = "auto") -> None:
         model_dir = Path(model_dir)
         for name in ("enc.onnx", "erb_dec.onnx", "df_dec.onnx", "config.ini"):
             if not (model_dir / name).is_file():
@@ -148,15 +149,11 @@ class Dfn3Session:
         self.config = Dfn3Config.from_ini(model_dir / "config.ini")
         if self.config.sr != SAMPLE_RATE:
             raise ModelError(f"{model_dir}: expected a 48 kHz model, config says {self.config.sr} Hz")
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = max(int(threads), 1)
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        # spinning worker threads would steal the cores the numpy DSP between runs needs
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.enc = _Graph(model_dir / "enc.onnx", opts, ENC_OUTPUTS)
-        self.erb_dec = _Graph(model_dir / "erb_dec.onnx", opts, ("m",))
-        self.df_dec = _Graph(model_dir / "df_dec.onnx", opts, ("coefs",))
+        threads = max(int(threads), 1)
+        self.enc = _Graph(model_dir / "enc.onnx", threads, providers, ENC_OUTPUTS)
+        self.erb_dec = _Graph(model_dir / "erb_dec.onnx", threads, providers, ("m",))
+        self.df_dec = _Graph(model_dir / "df_dec.onnx", threads, providers, ("coefs",))
+        self.provider = self.enc.provider
 
 
 class _Stft:

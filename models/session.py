@@ -53,11 +53,13 @@ def resolve_providers(providers: str | Sequence[str] = "auto") -> list[str]:
 
 def make_session(path: str | os.PathLike, threads: int | None = None,
                  providers: str | Sequence[str] = "auto",
-                 inter_threads: int = 1) -> tuple[ort.InferenceSession, str]:
+                 inter_threads: int = 1, spinning: bool = True) -> tuple[ort.InferenceSession, str]:
     """Open ``path`` (.onnx) and return ``(session, provider actually used)``.
 
     ``threads`` sets intra-op threads (default :func:`default_threads`); execution
-    is sequential with ``inter_threads`` inter-op threads. Raises ModelError when
+    is sequential with ``inter_threads`` inter-op threads. ``spinning=False`` stops
+    idle worker threads from busy-waiting, for models called many times between
+    numpy work that needs the same cores (DFN3). Raises ModelError when
     the file cannot be loaded, or when an accelerator was explicitly requested and
     is not the one active.
     """
@@ -67,6 +69,8 @@ def make_session(path: str | os.PathLike, threads: int | None = None,
     opts.inter_op_num_threads = int(inter_threads)
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if not spinning:
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         session = ort.InferenceSession(str(path), sess_options=opts, providers=chosen)
     except Exception as exc:  # ORT raises its own exception types (Fail, InvalidGraph, ...)
