@@ -8,6 +8,7 @@ either produces all its outputs or none.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -121,7 +122,7 @@ def process_file(preset: Preset, in_path: Path, out: Path, options: OutputOption
             rate = options.sample_rate or rate
             writer = stack.enter_context(audio_io.AudioWriter(
                 path, rate, channels, bit_depth=options.bit_depth or bit_depth,
-                quality=options.quality, tags=info.tags, bext=info.bext,
+                quality=options.quality, tags=info.tags, bext=_bext_at(info, rate),
                 overwrite=options.overwrite, forbid_same_as=in_path))
             writers[name] = writer
             sinks[name] = ResamplingSink(writer, info.sample_rate, rate, info.channels)
@@ -146,6 +147,13 @@ def process_file(preset: Preset, in_path: Path, out: Path, options: OutputOption
     result.outputs = paths
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _bext_at(info, rate: int):
+    """The source's BWF bext with its timecode (counted in samples) moved to ``rate``."""
+    if info.bext is None or rate == info.sample_rate:
+        return info.bext
+    return dataclasses.replace(info.bext, time_reference=round(info.bext.time_reference * rate / info.sample_rate))
 
 
 def out_dir(paths: dict[str, Path]) -> Path:

@@ -225,3 +225,18 @@ def test_analyze_json_keys(tmp_path):
     sf.write(silent, np.zeros((SR, 1), np.float32), SR)
     data = json.loads(restora("analyze", silent, "--json", "--no-dnsmos")[1])
     assert data["lufs"] is None and data["true_peak_db"] is None
+
+
+def test_bwf_timecode_survives_processing_and_resampling(tmp_path):
+    from restora.dsp.audio_io import AudioWriter, Bext, probe
+
+    src = tmp_path / "take.wav"
+    with AudioWriter(src, 48000, 1, bit_depth=24, bext=Bext(description="scene 4", time_reference=48000 * 3600),
+                     tags={"title": "Scene 4"}) as w:
+        w.write(0.1 * np.ones((48000, 1), np.float32))
+    rc, _, err = restora("process", src, "-o", tmp_path / "out.wav", "--preset", "loudness-podcast",
+                         "--sample-rate", "44100")
+    assert rc == 0, err
+    info = probe(tmp_path / "out.wav")
+    assert info.bext is not None and info.bext.description == "scene 4"
+    assert info.bext.time_reference_s(44100) == 3600.0 and info.tags.get("title") == "Scene 4"
