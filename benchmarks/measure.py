@@ -10,8 +10,10 @@ import os
 import platform
 import subprocess
 import sys
-import time
+import tempfile
 from dataclasses import dataclass
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 @dataclass
@@ -25,17 +27,14 @@ class Measured:
 
 
 def run_measured(label: str, threads: int, cmd: list[str], env: dict | None = None) -> Measured:
-    """Run ``cmd``; return wall seconds and peak RSS (MiB) of that process tree's largest member."""
+    """Run ``cmd`` through ``peak_rss.py``; return its wall seconds and peak RSS in MiB."""
     full_env = dict(os.environ, **(env or {}))
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=full_env, text=True)
-    stderr_chunks = []
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    if proc.stderr:
-        stderr_chunks.append(proc.stderr.read())
-    code = os.waitstatus_to_exitcode(status)
-    return Measured(label, threads, wall, usage.ru_maxrss / 1024.0, code, "".join(stderr_chunks)[-2000:])
+    with tempfile.TemporaryDirectory() as tmp:
+        result = os.path.join(tmp, "result")
+        proc = subprocess.run([sys.executable, os.path.join(HERE, "peak_rss.py"), result, *cmd],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=full_env, text=True)
+        wall, peak_kib = open(result).read().split() if os.path.exists(result) else ("nan", "0")
+    return Measured(label, threads, float(wall), int(peak_kib) / 1024.0, proc.returncode, proc.stderr[-2000:])
 
 
 def thread_env(threads: int) -> dict[str, str]:
