@@ -161,3 +161,22 @@ def test_unknown_preset_name_lists_builtins():
 def test_builtin_presets_load(name):
     preset = load_preset(name)
     assert preset.name == name and preset.outputs
+
+
+def test_python_api_processes_arrays_and_files(tmp_path):
+    import soundfile as sf
+
+    from restora import api
+
+    preset = api.load_preset("loudness-podcast").with_overrides(["level.target_lufs=-20"])
+    rng = np.random.default_rng(0)
+    audio = (0.05 * rng.standard_normal((44100 * 3, 2))).astype(np.float32)
+    outputs, measurements = api.process_array(preset, audio, 44100)
+    assert outputs["main"].shape == audio.shape
+    values = {m.name: m.value for m in measurements["level"]}
+    assert values["applied_gain_db"] == pytest.approx(-20 - values["input_integrated_lufs"], abs=1e-6)
+    sf.write(tmp_path / "in.wav", audio, 44100, subtype="FLOAT")
+    result = api.process_file(preset, tmp_path / "in.wav", tmp_path / "out.flac")
+    assert result.outputs["main"].is_file() and result.duration_s == 3.0
+    with pytest.raises(UsageError, match="NaN"):
+        api.process_array(preset, np.full((100, 1), np.nan, np.float32), 44100)
