@@ -93,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         cancelled = True
     done = {row["input"] for row in rows}
     rows.extend(batch_row(path, "cancelled") for path, _ in jobs if str(path) not in done)
+    rows.sort(key=lambda row: row["input"])
     if args.report:
         write_csv(args.report, rows)
     failed = [row for row in rows if row["status"] == "failed"]
@@ -157,4 +158,7 @@ def _one(preset, path: Path, out: Path, options, meter: bool) -> dict:
         return batch_row(path, "failed", f"{path}: out of memory")
     except OSError as exc:
         return batch_row(path, "failed", f"{path}: {exc.strerror or exc}")
+    except Exception as exc:  # a bug must not stop the other files; the row says what happened
+        log.debug("internal error on %s", path, exc_info=True)
+        return batch_row(path, "failed", f"{path}: internal error: {type(exc).__name__}: {exc}")
     return batch_row(path, "ok", result=result)

@@ -81,6 +81,12 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"restora: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
         return 3
+    except Exception as exc:  # a bug: still one line, the traceback only on request
+        if verbose:
+            traceback.print_exc()
+        print(f"restora: internal error: {type(exc).__name__}: {exc} (run with --verbose for details; "
+              f"please report it)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -107,6 +107,8 @@ class DnsmosMeter:
     def push(self, block: np.ndarray) -> None:
         """Add ``block`` (``[frames]`` or ``[frames, channels]`` float at the meter's rate)."""
         block = np.asarray(block, np.float32)
+        if block.size == 0:  # nodes with look-ahead hand out empty blocks at first
+            return
         mono = block.reshape(len(block), -1).mean(axis=1, keepdims=True)
         self._append(self._resampler.process(mono))
         while self._decided(self._next, final=False):

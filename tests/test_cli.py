@@ -240,3 +240,40 @@ def test_bwf_timecode_survives_processing_and_resampling(tmp_path):
     info = probe(tmp_path / "out.wav")
     assert info.bext is not None and info.bext.description == "scene 4"
     assert info.bext.time_reference_s(44100) == 3600.0 and info.tags.get("title") == "Scene 4"
+
+
+def test_batch_with_a_model_preset_in_parallel_with_report(tmp_path):
+    # DFN3 hands out empty blocks first (look-ahead); the report's meters must cope.
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("one.wav", "two.flac"):
+        sf.write(src / name, (0.05 * rng.standard_normal((SR * 3, 1))).astype(np.float32), SR)
+    report = tmp_path / "r.csv"
+    rc, _, err = restora("batch", src, "-o", out, "--preset", "dialogue-isolate", "--jobs", "2",
+                         "--report", report)
+    assert rc == 0, err
+    rows = list(csv.DictReader(report.open()))
+    assert [Path(r["input"]).name for r in rows] == ["one.wav", "two.flac"]
+    assert all(r["status"] == "ok" and r["dnsmos_ovrl_after"] for r in rows)
+    assert sorted(p.name for p in (out / "two").iterdir()) == ["background.flac", "speech.flac"]
+
+
+def test_a_bug_in_a_node_is_one_line_not_a_traceback(tmp_path, capsys):
+    from restora.graph.node import Node
+    from restora.graph.registry import register_node_type
+
+    class BrokenNode(Node):
+        type_name = "test-broken"
+
+        def process(self, block):
+            raise RuntimeError("boom")
+
+    register_node_type("test-broken", BrokenNode)
+    preset = tmp_path / "broken.json"
+    preset.write_text(json.dumps({"restora_preset": 1, "name": "b", "nodes": [{"id": "x", "type": "test-broken"}],
+                                  "outputs": {"main": "x"}}))
+    good = tone(tmp_path / "good.wav")
+    rc, _, err = run_in_process(capsys, "process", good, "-o", tmp_path / "o.wav", "--preset", preset)
+    assert rc == 1 and "internal error: RuntimeError: boom" in err and "Traceback" not in err
+    assert not (tmp_path / "o.wav").exists() and not list(tmp_path.glob(".o.wav*"))
