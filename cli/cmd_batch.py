@@ -14,7 +14,7 @@ import sys
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
-from restora.cli.cmd_process import add_output_options, load_with_overrides, output_options
+from restora.cli.cmd_process import add_output_options, load_with_overrides, output_options, providers_note
 from restora.cli.report import batch_row, write_csv
 from restora.errors import AudioInputError, Cancelled, RestoraError, UsageError
 
@@ -98,8 +98,9 @@ def run(args: argparse.Namespace) -> int:
         write_csv(args.report, rows)
     failed = [row for row in rows if row["status"] == "failed"]
     ok = sum(row["status"] == "ok" for row in rows)
-    log.info("%d processed, %d failed, %d skipped%s", ok, len(failed),
-             sum(row["status"] == "skipped" for row in rows), ", cancelled" if cancelled else "")
+    log.info("%d processed, %d failed, %d skipped%s%s", ok, len(failed),
+             sum(row["status"] == "skipped" for row in rows), ", cancelled" if cancelled else "",
+             providers_note() if args.jobs == 1 else "")
     for row in failed:
         log.error("failed: %s", row["error"])
     if cancelled:
@@ -126,7 +127,7 @@ def _run_jobs(preset, options, jobs, args, rows, total) -> None:
             for path, out in jobs:
                 row = _one(preset, path, out, options, meter)
                 rows.append(row)
-                bar.update(float(row["duration_s"] or _duration(path)))
+                _advance(bar, float(row["duration_s"] or _duration(path)))
             return
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:
             pending = {pool.submit(_one, preset, path, out, options, meter): path for path, out in jobs}
@@ -137,11 +138,16 @@ def _run_jobs(preset, options, jobs, args, rows, total) -> None:
                         path = pending.pop(future)
                         row = future.result()
                         rows.append(row)
-                        bar.update(float(row["duration_s"] or 0.0))
+                        _advance(bar, float(row["duration_s"] or _duration(path)))
             except KeyboardInterrupt:
                 for future in pending:
                     future.cancel()
                 raise
+
+
+def _advance(bar, seconds: float) -> None:
+    # Probed durations can be estimates (compressed files): never run past 100 %.
+    bar.update(min(seconds, bar.total - bar.n))
 
 
 def _one(preset, path: Path, out: Path, options, meter: bool) -> dict:

@@ -85,11 +85,18 @@ def run(args: argparse.Namespace) -> int:
             log.warning("warning: %d samples of %s exceeded full scale and were clipped",
                         result.clipped[name], path)
     rtf = result.real_time_factor
-    log.info("%.1f s of audio in %.1f s (real-time factor %s)", result.duration_s, result.seconds,
-             f"{rtf:.3f}" if rtf is not None else "n/a")
+    log.info("%.1f s of audio in %.1f s (real-time factor %s)%s", result.duration_s, result.seconds,
+             f"{rtf:.3f}" if rtf is not None else "n/a", providers_note())
     if args.report:
         _write_json(args.report, file_report(result, preset))
     return 0
+
+
+def providers_note() -> str:
+    """`` on CPUExecutionProvider`` etc.: where this process's models actually ran."""
+    from restora.models.session import PROVIDERS_USED
+
+    return f"; models ran on {', '.join(sorted(PROVIDERS_USED))}" if PROVIDERS_USED else ""
 
 
 def _show_progress(args: argparse.Namespace) -> bool:

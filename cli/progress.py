@@ -28,6 +28,6 @@ class FileProgress:
 
 def batch_bar(total_seconds: float, files: int, enabled: bool) -> tqdm:
     """Bar over the audio duration of a batch (seconds), so the ETA follows file lengths."""
-    return tqdm(total=round(total_seconds, 1), unit="s audio", disable=not enabled, dynamic_ncols=True,
+    return tqdm(total=max(total_seconds, 1e-3), unit="s audio", disable=not enabled, dynamic_ncols=True,
                 desc=f"{files} files", bar_format="{desc}: {percentage:3.0f}%|{bar}| "
                                                   "{n:.0f}/{total:.0f} s audio [{elapsed}<{remaining}]")

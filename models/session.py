@@ -27,6 +27,11 @@ _ALIASES = {"cpu": CPU, "cuda": "CUDAExecutionProvider", "coreml": "CoreMLExecut
             "directml": "DmlExecutionProvider", "dml": "DmlExecutionProvider"}
 
 
+#: Every execution provider a session of this process actually started on;
+#: the CLI reports it once per run (per-session lines appear with --verbose).
+PROVIDERS_USED: set[str] = set()
+
+
 def default_threads() -> int:
     """Intra-op threads by default: up to 4 — more rarely helps these small graphs."""
     return max(1, min(4, os.cpu_count() or 1))
@@ -80,6 +85,7 @@ def make_session(path: str | os.PathLike, threads: int | None = None,
     if explicit and active != chosen[0]:
         raise ModelError(f"{chosen[0]} was requested for {Path(path).name} but onnxruntime "
                          f"started {active}; check the accelerator's drivers")
-    log.info("%s runs on %s (%d intra-op threads)", Path(path).name, active,
-             opts.intra_op_num_threads)
+    log.debug("%s runs on %s (%d intra-op threads)", Path(path).name, active,
+              opts.intra_op_num_threads)
+    PROVIDERS_USED.add(active)
     return session, active
