@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 from scipy.signal import butter, istft, sosfiltfilt, stft
 
+from invariance import assert_block_invariant_measured, run_node_measured
+
 from restora.errors import ModelError
 from restora.graph.nodes_models import DnsmosNode, GtcrnNode, VadNode
 from restora.models import dnsmos, fetch, registry, store
@@ -57,25 +59,14 @@ def synthetic_voice(seconds: float, sr: int, f0: float = 200.0, seed: int = 1) -
 
 def run_node(node, audio: np.ndarray, sr: int, block: int):
     """Stream ``audio`` [frames, channels] through ``node`` in ``block``-frame blocks."""
-    node.start(sr, audio.shape[1])
-    parts = [node.process(audio[i:i + block])["main"] for i in range(0, len(audio), block)]
-    parts.append(node.finish()["main"])
-    return np.concatenate(parts), [dataclasses.astuple(m) for m in node.measurements]
+    outputs, measurements = run_node_measured(lambda: node, audio, sr, block)
+    return outputs["main"], measurements
 
 
 def assert_block_invariant(node, audio: np.ndarray, sr: int):
     """1 s / 7 s / 60 s blocks (and an odd size) give the same audio and measurements."""
-    ref, ref_meas = run_node(node, audio, sr, 60 * sr)
-    assert ref.shape == audio.shape
-    for block in (sr, 7 * sr, 4799):
-        out, meas = run_node(node, audio, sr, block)
-        assert out.shape == audio.shape
-        assert np.max(np.abs(out - ref)) <= 1e-4, block
-        assert len(meas) == len(ref_meas)
-        for a, b in zip(meas, ref_meas):
-            assert a[0] == b[0] and a[2:] == pytest.approx(b[2:], abs=1e-4)
-            assert a[1] == pytest.approx(b[1], abs=1e-4)
-    return ref, ref_meas
+    outputs, measurements = assert_block_invariant_measured(lambda: node, audio, sr)
+    return outputs["main"], measurements
 
 
 def snr_db(clean: np.ndarray, test: np.ndarray) -> float:
