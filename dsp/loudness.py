@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.ndimage import maximum_filter1d
 from scipy.signal import bilinear, firwin, sosfilt, upfirdn
 
 # BS.1770-4 Table 1 and 2: the K-weighting stages at 48 kHz (b0 b1 b2, a0 a1 a2).
@@ -115,25 +116,56 @@ class TruePeakDetector:
         self.peak = np.zeros(self.channels)
 
     CHUNK = 16384  # frames per upfirdn call: bounds the oversampled temporary
+    SUB = 2048     # granularity at which quiet stretches skip the interpolation
 
-    def process(self, block: np.ndarray) -> np.ndarray:
-        """Peak envelope of ``block`` [frames, channels] (see class docstring)."""
+    @property
+    def bound(self) -> float:
+        """Largest |interpolated value| per unit of input peak: max over phases of sum |taps|.
+
+        An output row can exceed ``t`` only if the input peak over its
+        ``TAPS_PER_PHASE`` samples exceeds ``t / bound`` — an exact bound for
+        this FIR, which lets quiet stretches skip the oversampling.
+        """
+        return float(max(np.abs(self.h[p::self.factor]).sum() for p in range(self.factor)))
+
+    def process(self, block: np.ndarray, threshold: float | None = None) -> np.ndarray:
+        """Peak envelope of ``block`` [frames, channels] (see class docstring).
+
+        With ``threshold``, rows whose true peak cannot exceed it may be given
+        as their sample peak instead (never above the threshold, never below
+        the sample peak): exact wherever the true peak matters, and much faster
+        for a limiter's ceiling or a meter's running maximum.
+        """
         x = np.asarray(block, np.float64).reshape(-1, self.channels)
-        parts = [self._envelope(x[s: s + self.CHUNK]) for s in range(0, len(x), self.CHUNK)]
+        parts = [self._envelope(x[s: s + self.CHUNK], threshold) for s in range(0, len(x), self.CHUNK)]
         return np.concatenate(parts) if parts else np.zeros((0, self.channels))
 
-    def _envelope(self, x: np.ndarray) -> np.ndarray:
-        n = len(x)
+    def _envelope(self, x: np.ndarray, threshold: float | None) -> np.ndarray:
+        n, taps = len(x), self.TAPS_PER_PHASE
         ext = np.concatenate([self._hist, x])
-        self._hist = ext[len(ext) - (self.TAPS_PER_PHASE - 1):]
+        self._hist = ext[len(ext) - (taps - 1):]
         env = np.abs(x)  # a true peak is never below the sample peak
-        if self.factor > 1:
-            up = upfirdn(self.h, ext, up=self.factor, axis=0)
-            up = np.abs(up[(self.TAPS_PER_PHASE - 1) * self.factor:][: n * self.factor])
-            for phase in range(self.factor):  # faster than a reduce over a short middle axis
-                np.maximum(env, up[phase::self.factor], out=env)
-        self.peak = np.maximum(self.peak, env.max(axis=0))
+        if self.factor > 1 and n:
+            if threshold is None:
+                self._interpolate(ext, env, 0, n)
+            else:
+                # maximum over ext[i : i + taps] for each row i (the centred filter, shifted)
+                window_peak = maximum_filter1d(np.abs(ext).max(axis=1), taps, origin=-(taps // 2))[:n]
+                loud = window_peak * self.bound > threshold
+                for start in range(0, n, self.SUB):
+                    if loud[start: start + self.SUB].any():
+                        self._interpolate(ext, env, start, min(start + self.SUB, n))
+        self.peak = np.maximum(self.peak, env.max(axis=0, initial=0.0))
         return env
+
+    def _interpolate(self, ext: np.ndarray, env: np.ndarray, start: int, stop: int) -> None:
+        """Raise ``env[start:stop]`` to the oversampled peaks (rows use ``ext[i : i + taps]``)."""
+        taps, factor = self.TAPS_PER_PHASE, self.factor
+        up = upfirdn(self.h, ext[start: stop + taps - 1], up=factor, axis=0)
+        up = np.abs(up[(taps - 1) * factor:][: (stop - start) * factor])
+        rows = env[start:stop]
+        for phase in range(factor):  # faster than a reduce over a short middle axis
+            np.maximum(rows, up[phase::factor], out=rows)
 
     def flush_frames(self) -> int:
         """Zero frames to feed at the end so the last samples' ringing is measured."""
@@ -203,7 +235,8 @@ class LoudnessMeter:
             return
         self._sample_peak = max(self._sample_peak, float(np.abs(block).max()))
         if self.true_peak is not None:
-            self.true_peak.process(block)
+            # Only rows that could beat the running maximum need interpolating.
+            self.true_peak.process(block, threshold=float(self.true_peak.peak.min()))
         weighted, self._zi = sosfilt(self.sos, block, axis=0, zi=self._zi)
         energy = (weighted * weighted) @ self.weights
         start = self._frames

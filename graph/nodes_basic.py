@@ -228,7 +228,8 @@ class LookaheadLimiter:
 
     def gain_curve(self, x: np.ndarray) -> np.ndarray:
         """Gains [frames] for the samples ``latency`` frames before ``x``'s."""
-        peak = self._peak_window(self._detector.process(x).max(axis=1))
+        # Below the ceiling the exact true peak does not change the gain (1).
+        peak = self._peak_window(self._detector.process(x, threshold=self.ceiling).max(axis=1))
         with np.errstate(divide="ignore"):
             need = np.minimum(1.0, self.ceiling / peak)
         reduction_db = -20.0 * np.log10(self._hold(need))
