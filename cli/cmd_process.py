@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         raise AudioInputError(f"{args.input}: no such file")
     with FileProgress(args.input.name, enabled=_show_progress(args)) as bar:
         result = process_file(preset, args.input, args.output, options, progress=bar.update,
-                               meter_output=bool(args.report))
+                               meter_input=bool(args.report), meter_output=bool(args.report))
     for name, path in result.outputs.items():
         log.info("wrote %s (%s)", path, name)
         if result.clipped.get(name):

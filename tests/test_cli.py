@@ -125,6 +125,7 @@ def test_overrides_format_and_report(tmp_path):
     assert info.frames == 96000
     data = json.loads(report.read_text())
     assert abs(data["output_meter"]["lufs"] - (-20)) < 0.3
+    assert data["input_meter"]["lufs"] is not None and data["input_meter"]["lufs"] != data["output_meter"]["lufs"]
 
 
 def test_multi_output_graph_writes_a_folder_that_sums_to_input(tmp_path):
