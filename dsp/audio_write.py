@@ -25,7 +25,6 @@ Policies (one place, so the CLI and GUI behave alike):
 
 from __future__ import annotations
 
-import errno
 import functools
 import logging
 import math
@@ -39,6 +38,7 @@ import soundfile as sf
 
 from restora.dsp.audio_info import AudioInfo
 from restora.dsp.bext import Bext, write_bext
+from restora.dsp import write_failure
 from restora.dsp.dither import TpdfQuantiser
 from restora.errors import AudioOutputError
 
@@ -122,13 +122,6 @@ def default_output_spec(info: AudioInfo, out_path: str | os.PathLike) -> tuple[i
     if fmt == "ogg":
         return info.sample_rate, info.channels, None
     return info.sample_rate, info.channels, _lossless_depth(info, fmt)
-
-
-def _is_disk_full(exc: BaseException) -> bool:
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
-        return True
-    # libsndfile reports a failed write(2) as text ("System error : No space left on device").
-    return "no space left" in str(exc).lower() or "disk full" in str(exc).lower()
 
 
 def _same_file(a: Path, b: str | os.PathLike) -> bool:
@@ -306,16 +299,16 @@ class AudioWriter:
             self.peak = max(self.peak, float(np.max(np.abs(block))))
             self._sf.write(self._encode(block))
         except BaseException as exc:
-            self.abort()
             if isinstance(exc, (AudioOutputError, KeyboardInterrupt)):
+                self.abort()
                 raise
-            raise self._write_error(exc) from None
+            error = self._write_error(exc)  # before abort(): the partial file tells why
+            self.abort()
+            raise error from None
         self.frames_written += len(block)
 
     def _write_error(self, exc: BaseException) -> AudioOutputError:
-        if _is_disk_full(exc):
-            return AudioOutputError(f"disk full while writing {self.path}")
-        return AudioOutputError(f"error while writing {self.path}: {exc}")
+        return AudioOutputError(write_failure.explain(exc, self._tmp, self.path))
 
     # -- finishing ---------------------------------------------------------------
 
@@ -334,10 +327,12 @@ class AudioWriter:
                 raise AudioOutputError(f"cannot write {self.path}: file already exists (overwrite not allowed)")
             os.replace(self._tmp, self.path)
         except BaseException as exc:
-            self.abort()
             if isinstance(exc, (AudioOutputError, KeyboardInterrupt)):
+                self.abort()
                 raise
-            raise self._write_error(exc) from None
+            error = self._write_error(exc)
+            self.abort()
+            raise error from None
         self._tmp = None
         _fsync_folder(self.path.parent)
         if self.clipped_samples:

@@ -6,13 +6,13 @@ a temporary folder the runner owns and deletes.
 
 from __future__ import annotations
 
-import errno
 import os
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
+from restora.dsp import write_failure
 from restora.errors import AudioOutputError
 
 
@@ -33,10 +33,7 @@ class Spool:
             self._file.write(np.ascontiguousarray(block, dtype="<f4").tobytes())
         except OSError as exc:
             self.close()
-            if exc.errno == errno.ENOSPC:
-                raise AudioOutputError(
-                    f"disk full while writing the intermediate file {self.path}") from None
-            raise AudioOutputError(f"cannot write intermediate file {self.path}: {exc}") from None
+            raise AudioOutputError("intermediate file: " + write_failure.explain(exc, self.path, self.path)) from None
         self.frames += len(block)
 
     def close(self) -> None:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 SR = 44100
@@ -278,3 +279,26 @@ def test_a_bug_in_a_node_is_one_line_not_a_traceback(tmp_path, capsys):
     rc, _, err = run_in_process(capsys, "process", good, "-o", tmp_path / "o.wav", "--preset", preset)
     assert rc == 1 and "internal error: RuntimeError: boom" in err and "Traceback" not in err
     assert not (tmp_path / "o.wav").exists() and not list(tmp_path.glob(".o.wav*"))
+
+
+@pytest.mark.parametrize("preset", ["gain", "loudness-podcast"])  # writer / disk spool fails first
+def test_a_refused_write_mid_file_leaves_nothing(tmp_path, preset):
+    import resource
+
+    def limit_file_size():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+
+    src = tone(tmp_path / "in.wav", seconds=5, subtype="FLOAT")
+    if preset == "gain":
+        preset = tmp_path / "gain.json"
+        preset.write_text(json.dumps({"restora_preset": 1, "name": "g", "nodes": [
+            {"id": "g", "type": "gain", "params": {"gain_db": -3}}], "outputs": {"main": "g"}}))
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.run([sys.executable, "-m", "restora.cli.main", "process", str(src), "-o",
+                           str(out / "o.wav"), "--preset", str(preset), "--bit-depth", "float"],
+                          capture_output=True, text=True, preexec_fn=limit_file_size, timeout=120)
+    assert proc.returncode == 3, proc.stderr
+    assert "file-size limit reached" in proc.stderr and "Traceback" not in proc.stderr
+    assert list(out.iterdir()) == []
