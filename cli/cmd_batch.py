@@ -74,7 +74,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--jobs {args.jobs} is out of range [1, 64]")
     if not args.input_dir.is_dir():
         raise AudioInputError(f"{args.input_dir}: not a folder")
+    from restora.dsp.partial_files import remove_leftovers
+
     inputs = find_inputs(args.input_dir, args.output)
+    remove_leftovers(args.output, recursive=True)
     if not inputs:
         raise AudioInputError(f"{args.input_dir}: no audio files found")
     jobs, rows = [], []

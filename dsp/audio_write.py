@@ -3,7 +3,7 @@
 Policies (one place, so the CLI and GUI behave alike):
 
 * **Atomic output.** Audio goes to a hidden temporary file next to the target
-  (``.<name>.restora-part-XXXXXXXX``). Only a successful :meth:`AudioWriter.close`
+  (``.<name>.restora-part-<pid>-XXXXXXXX``). Only a successful :meth:`AudioWriter.close`
   fsyncs it and renames it onto the target; an exception inside the ``with``
   block, :meth:`AudioWriter.abort` or any write error removes it, so a cancelled
   or failed job leaves neither a half file nor a changed target.
@@ -38,7 +38,7 @@ import soundfile as sf
 
 from restora.dsp.audio_info import AudioInfo
 from restora.dsp.bext import Bext, write_bext
-from restora.dsp import write_failure
+from restora.dsp import partial_files, write_failure
 from restora.dsp.dither import TpdfQuantiser
 from restora.errors import AudioOutputError
 
@@ -220,7 +220,7 @@ class AudioWriter:
 
     def _open_temp(self, spec: _Format, quality: float | None) -> None:
         try:
-            self._fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.restora-part-",
+            self._fd, tmp = tempfile.mkstemp(prefix=partial_files.part_prefix(self.path),
                                              dir=self.path.parent)
         except OSError as exc:
             raise AudioOutputError(f"cannot write {self.path}: {exc.strerror}") from None

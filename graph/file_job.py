@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from restora.dsp import audio_io
+from restora.dsp import audio_io, partial_files
 from restora.errors import AudioOutputError, UsageError
 from restora.graph.node import Measurement
 from restora.graph.preset import Preset
@@ -118,6 +118,7 @@ def process_file(preset: Preset, in_path: Path, out: Path, options: OutputOption
         sinks, writers = {}, {}
         for name, path in paths.items():
             path.parent.mkdir(parents=True, exist_ok=True)
+            partial_files.remove_leftovers(path.parent)
             rate, channels, bit_depth = audio_io.default_output_spec(info, path)
             rate = options.sample_rate or rate
             writer = stack.enter_context(audio_io.AudioWriter(

@@ -20,6 +20,7 @@ from typing import Callable, Iterable, Iterator, Protocol
 
 import numpy as np
 
+from restora.dsp import partial_files
 from restora.errors import Cancelled, UsageError
 from restora.graph.node import Measurement, Node
 from restora.graph.preset import GRAPH_INPUT, RESIDUAL, NodeSpec, Preset
@@ -149,7 +150,7 @@ class GraphRun:
             for run in self.runs.values():
                 run.node.start(self.sample_rate, self.channels)
                 run.fifo = _InputFifo(self.channels)
-            with tempfile.TemporaryDirectory(prefix="restora-", dir=self.workdir) as tmp:
+            with tempfile.TemporaryDirectory(prefix=partial_files.spool_prefix(), dir=self.workdir) as tmp:
                 self._tmp = Path(tmp)
                 self._stream(blocks, self.roots)
                 while self._deferred:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -302,3 +303,23 @@ def test_a_refused_write_mid_file_leaves_nothing(tmp_path, preset):
     assert proc.returncode == 3, proc.stderr
     assert "file-size limit reached" in proc.stderr and "Traceback" not in proc.stderr
     assert list(out.iterdir()) == []
+
+
+def test_leftovers_of_a_killed_run_are_removed_and_live_ones_kept(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    src, out = tmp_path / "in", tmp_path / "out"
+    (out / "sub").mkdir(parents=True)
+    src.mkdir()
+    tone(src / "a.wav")
+    stale_file = out / "sub" / f".x.wav.restora-part-{dead.pid}-abcd"
+    stale_file.write_bytes(b"half a file")
+    stale_spool = out / f".restora-spool-{dead.pid}-efgh"
+    stale_spool.mkdir()
+    (stale_spool / "level.f32").write_bytes(b"\0" * 64)
+    live = out / f".y.wav.restora-part-{os.getpid()}-ijkl"  # another run still writing
+    live.write_bytes(b"in progress")
+    rc, _, err = restora("batch", src, "-o", out, "--preset", "loudness-podcast")
+    assert rc == 0, err
+    assert not stale_file.exists() and not stale_spool.exists() and live.exists()
+    assert (out / "a.wav").is_file()
