@@ -56,13 +56,12 @@ def find_inputs(root: Path, exclude: Path) -> list[Path]:
 
 def destination(preset, root: Path, path: Path, out_root: Path, fmt: str | None) -> Path:
     """What to pass as ``out`` to process_file for ``path`` (file or folder)."""
-    from restora.graph.file_job import WRITABLE
+    from restora.graph.file_job import default_ext
 
     rel = path.relative_to(root)
     if len(preset.outputs) > 1:
         return out_root / rel.with_suffix("")
-    ext = fmt or (path.suffix.lower().lstrip(".") if path.suffix.lower().lstrip(".") in WRITABLE else "wav")
-    return out_root / rel.with_suffix("." + ext)
+    return out_root / rel.with_suffix("." + (fmt or default_ext(path)))
 
 
 def run(args: argparse.Namespace) -> int:

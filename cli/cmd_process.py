@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 
-from restora.cli.report import file_report
-from restora.errors import AudioInputError, UsageError
+from restora.cli.report import file_report, write_text_atomic
+from restora.errors import UsageError
 
 log = logging.getLogger("restora")
 
@@ -74,8 +73,6 @@ def run(args: argparse.Namespace) -> int:
 
     preset = load_with_overrides(args)
     options = output_options(args)
-    if not args.input.exists():
-        raise AudioInputError(f"{args.input}: no such file")
     with FileProgress(args.input.name, enabled=_show_progress(args)) as bar:
         result = process_file(preset, args.input, args.output, options, progress=bar.update,
                                meter_input=bool(args.report), meter_output=bool(args.report))
@@ -88,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     log.info("%.1f s of audio in %.1f s (real-time factor %s)%s", result.duration_s, result.seconds,
              f"{rtf:.3f}" if rtf is not None else "n/a", providers_note())
     if args.report:
-        _write_json(args.report, file_report(result, preset))
+        write_text_atomic(args.report, json.dumps(file_report(result, preset), indent=2))
     return 0
 
 
@@ -101,12 +98,6 @@ def providers_note() -> str:
 
 def _show_progress(args: argparse.Namespace) -> bool:
     return not getattr(args, "quiet", False) and sys.stderr.isatty()
-
-
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
 
 
 def run_presets(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 from pathlib import Path
@@ -57,11 +58,17 @@ def _fmt(value, digits: int = 2) -> str:
     return f"{value:.{digits}f}"
 
 
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write a report through a hidden temporary file, so a reader never sees half of it."""
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.write_text(text, newline="")
+    os.replace(tmp, path)
+
+
 def write_csv(path: Path, rows: list[dict]) -> None:
     """Write the batch report atomically."""
-    tmp = path.with_name(f".{path.name}.part")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomic(path, buffer.getvalue())

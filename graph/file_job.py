@@ -9,7 +9,6 @@ either produces all its outputs or none.
 from __future__ import annotations
 
 import dataclasses
-import os
 import threading
 import time
 from contextlib import ExitStack
@@ -20,7 +19,7 @@ from typing import Callable
 import numpy as np
 
 from restora.dsp import audio_io, partial_files
-from restora.errors import AudioOutputError, UsageError
+from restora.errors import UsageError
 from restora.graph.node import Measurement
 from restora.graph.preset import Preset
 from restora.graph.runner import DEFAULT_BLOCK_FRAMES, GraphRun
@@ -73,28 +72,26 @@ def plan_outputs(preset: Preset, in_path: Path, out: Path, fmt: str | None) -> d
         elif not ext:
             raise UsageError(f"output {out} has no extension: add one or pass --format")
         return {name: out}
-    ext = fmt or _default_ext(in_path)
+    ext = fmt or default_ext(in_path)
     return {name: out / f"{name}.{ext}" for name in preset.outputs}
 
 
-def _default_ext(in_path: Path) -> str:
+def default_ext(in_path: Path) -> str:
+    """Output format for ``in_path`` when none is asked for: its own if writable, else WAV."""
     ext = in_path.suffix.lower().lstrip(".")
     return ext if ext in WRITABLE else "wav"
 
 
-def check_destinations(paths: dict[str, Path], in_path: Path, overwrite: bool) -> None:
-    """Refuse outputs equal to the input, existing outputs, and unknown formats."""
+def check_formats(paths: dict[str, Path]) -> None:
+    """Refuse output formats Restora cannot write (before any folder is made).
+
+    Existing outputs and outputs equal to the input are refused by
+    :class:`~restora.dsp.audio_io.AudioWriter` when it opens, before processing.
+    """
     for path in paths.values():
         ext = path.suffix.lower().lstrip(".")
         if ext not in WRITABLE and ext != "aif":
             raise UsageError(f"cannot write {path}: format '{ext}' is not one of {', '.join(WRITABLE)}")
-        if path.resolve() == in_path.resolve() or (path.exists() and in_path.exists()
-                                                   and os.path.samefile(path, in_path)):
-            raise AudioOutputError(f"output {path} is the input file; choose another name")
-        if path.exists() and not overwrite:
-            raise AudioOutputError(f"output {path} already exists (use --overwrite to replace it)")
-        if path.exists() and path.is_dir():
-            raise AudioOutputError(f"output {path} is a folder")
 
 
 def process_file(preset: Preset, in_path: Path, out: Path, options: OutputOptions | None = None, *,
@@ -111,7 +108,7 @@ def process_file(preset: Preset, in_path: Path, out: Path, options: OutputOption
     in_path, out = Path(in_path), Path(out)
     info = audio_io.probe(in_path)
     paths = plan_outputs(preset, in_path, out, options.format)
-    check_destinations(paths, in_path, options.overwrite)
+    check_formats(paths)
     result = FileResult(input=in_path, duration_s=info.duration_s or 0.0)
     started = time.perf_counter()
     with ExitStack() as stack:
@@ -126,7 +123,7 @@ def process_file(preset: Preset, in_path: Path, out: Path, options: OutputOption
                 quality=options.quality, tags=info.tags, bext=_bext_at(info, rate),
                 overwrite=options.overwrite, forbid_same_as=in_path))
             writers[name] = writer
-            sinks[name] = ResamplingSink(writer, info.sample_rate, rate, info.channels)
+            sinks[name] = ResamplingSink(writer, info.sample_rate)
         first = next(iter(sinks))
         out_tap = MeterTap(sinks[first], info.sample_rate, info.channels) if meter_output else None
         if out_tap:
@@ -134,7 +131,7 @@ def process_file(preset: Preset, in_path: Path, out: Path, options: OutputOption
         in_tap = MeterTap(None, info.sample_rate, info.channels) if meter_input else None
         graph = GraphRun(preset, info.sample_rate, info.channels, sinks, workdir=out_dir(paths),
                          block_frames=block_frames, cancel=cancel, progress=progress)
-        blocks = audio_io.read_blocks(in_path, block_frames)
+        blocks = audio_io.read_blocks(in_path, block_frames, info=info)
         if in_tap:
             blocks = in_tap.passthrough(blocks)
         result.measurements = graph.run(blocks, info.frames)
@@ -142,7 +139,7 @@ def process_file(preset: Preset, in_path: Path, out: Path, options: OutputOption
             sink.finish()
         result.input_meter = in_tap.results() if in_tap else {}
         result.output_meter = out_tap.results() if out_tap else {}
-        result.clipped = {name: getattr(w, "clipped_samples", 0) for name, w in writers.items()}
+        result.clipped = {name: w.clipped_samples for name, w in writers.items()}
     # Leaving the ExitStack closed every writer: temporary files were renamed
     # only now, after the whole graph succeeded.
     result.outputs = paths

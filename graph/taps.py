@@ -33,13 +33,13 @@ def downmix(block: np.ndarray, channels: int) -> np.ndarray:
 
 
 class ResamplingSink:
-    """Feeds a writer, converting the graph's rate/channels to the writer's when they differ."""
+    """Feeds a writer at the graph's rate ``in_rate``, converting to the writer's rate and channels."""
 
-    def __init__(self, writer, in_rate: int, out_rate: int, in_channels: int) -> None:
+    def __init__(self, writer, in_rate: int) -> None:
         self.writer = writer
         self.channels = writer.channels
-        self._resampler = None if in_rate == out_rate else StreamResampler(
-            in_rate, out_rate, self.channels, quality="VHQ")
+        self._resampler = None if in_rate == writer.sample_rate else StreamResampler(
+            in_rate, writer.sample_rate, self.channels, quality="VHQ")
 
     def write(self, block: np.ndarray) -> None:
         block = downmix(block, self.channels)
@@ -56,8 +56,9 @@ class MeterTap:
     ``sink`` may be None to only measure. DNSMOS runs only when its model is
     installed; otherwise its figures are None and one line says why. Its file
     score is the mean over 9.01 s windows taken every ``dnsmos_hop_s`` seconds:
-    the reference tool's 1 s hop costs about one CPU-second per second of audio,
-    so reports default to 9 s (windows that just tile the file).
+    the reference tool's 1 s hop costs about 0.26 CPU-seconds per second of
+    audio here (docs/benchmarks.md), so reports default to 9 s (windows that
+    just tile the file).
     """
 
     def __init__(self, sink, sample_rate: int, channels: int, dnsmos: bool = True,
