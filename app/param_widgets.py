@@ -1,0 +1,251 @@
+"""One editing widget per node parameter, built from its :class:`~restora.graph.node.Param`.
+
+``float`` parameters get a slider (the range mapped linearly) beside a spin box
+showing the unit; ``int`` a spin box, ``bool`` a check box, ``choice`` a combo
+box. Every widget emits ``value_changed(value)`` on user edits only and
+``edit_finished()`` when a continuous gesture ends (slider released, spin box
+left), so a chain model can merge a drag into one undo step. ``set_value``
+never emits: undo/redo update the widget without creating a new edit.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QSlider, QSpinBox,
+                               QWidget)
+
+from restora.graph.node import Param
+
+SLIDER_STEPS = 1000
+_INT_LIMIT = 2**31 - 1
+_FLOAT_LIMIT = 1e9
+
+
+def tooltip_for(param: Param, scale: float = 1.0) -> str:
+    """The parameter's doc line followed by its range (times ``scale``) and unit."""
+    unit = f" {param.unit}" if param.unit else ""
+    if param.kind == "choice":
+        extent = " / ".join(param.choices)
+    elif param.minimum is not None and param.maximum is not None:
+        extent = f"{param.minimum * scale:g} .. {param.maximum * scale:g}{unit}"
+    else:
+        extent = ""
+    return f"{param.doc} ({extent})" if param.doc and extent else param.doc or extent
+
+
+def float_format(param: Param, scale: float = 1.0) -> tuple[int, float]:
+    """``(decimals, step)`` for a float parameter: about 100 steps over its range.
+
+    Decimals grow to show the default exactly (a Q of 0.707 stays 0.707).
+    """
+    span = _span(param) * scale
+    step = 10.0 ** math.floor(math.log10(span / 100.0)) if span > 0 else 0.01
+    decimals = max(0, 1 - math.floor(math.log10(span / 100.0))) if span > 0 else 2
+    text = f"{float(param.default) * scale:.6g}"
+    if "." in text and "e" not in text:
+        decimals = max(decimals, len(text.split(".")[1]))
+    return min(decimals, 6), step
+
+
+def _span(param: Param) -> float:
+    if param.minimum is None or param.maximum is None:
+        return 0.0
+    return float(param.maximum) - float(param.minimum)
+
+
+class ParamWidget(QWidget):
+    """Base class: one parameter of one node. ``control`` is the widget that takes focus."""
+
+    value_changed = Signal(object)
+    edit_finished = Signal()
+
+    def __init__(self, param: Param, node_id: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.param, self.node_id = param, node_id
+        self.control: QWidget = self
+        self.scale = 1.0
+
+    @property
+    def accessible_name(self) -> str:
+        """``"<node id> <param name>"``, the name screen readers announce."""
+        return f"{self.node_id} {self.param.name}"
+
+    def _setup(self, *controls: QWidget) -> None:
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for widget in controls:
+            widget.setToolTip(tooltip_for(self.param, self.scale))
+            layout.addWidget(widget, 1 if isinstance(widget, QSlider) else 0)
+        self.control.setAccessibleName(self.accessible_name)
+        self.setAccessibleName(self.accessible_name)
+        self.setFocusProxy(self.control)
+
+    def value(self) -> Any:
+        raise NotImplementedError
+
+    def set_value(self, value: Any) -> None:
+        """Show ``value`` without emitting ``value_changed``."""
+        raise NotImplementedError
+
+
+class FloatParamWidget(ParamWidget):
+    """Slider + spin box. ``scale`` converts model values to shown ones (0..1 shown as 0..100 %)."""
+
+    def __init__(self, param: Param, node_id: str, parent: QWidget | None = None,
+                 scale: float = 1.0) -> None:
+        super().__init__(param, node_id, parent)
+        self.scale = scale
+        self.decimals, step = float_format(param, scale)
+        self.spin = QDoubleSpinBox()
+        self.spin.setDecimals(self.decimals)
+        self.spin.setSingleStep(step)
+        low, high = self._shown_range()
+        self.spin.setRange(low, high)
+        self.spin.setKeyboardTracking(False)  # one edit per typed number, not per keystroke
+        if param.unit:
+            self.spin.setSuffix(f" {param.unit}")
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, SLIDER_STEPS)
+        self.slider.setPageStep(SLIDER_STEPS // 20)
+        self.slider.setEnabled(_span(param) > 0)
+        self.control = self.spin
+        self._setup(self.slider, self.spin)
+        self.slider.setAccessibleName(f"{self.accessible_name} slider")
+        self.set_value(param.default)
+        self.spin.valueChanged.connect(self._spin_moved)
+        self.slider.valueChanged.connect(self._slider_moved)
+        self.spin.editingFinished.connect(self.edit_finished)
+        self.slider.sliderReleased.connect(self.edit_finished)
+
+    def _shown_range(self) -> tuple[float, float]:
+        low = -_FLOAT_LIMIT if self.param.minimum is None else self.param.minimum * self.scale
+        high = _FLOAT_LIMIT if self.param.maximum is None else self.param.maximum * self.scale
+        return low, high
+
+    def _position(self, shown: float) -> int:
+        low, high = self._shown_range()
+        if high <= low or _span(self.param) == 0:
+            return 0
+        return round((shown - low) / (high - low) * SLIDER_STEPS)
+
+    def value(self) -> float:
+        return self.spin.value() / self.scale
+
+    def set_value(self, value: Any) -> None:
+        shown = float(value) * self.scale
+        for widget in (self.spin, self.slider):
+            widget.blockSignals(True)
+        self.spin.setValue(shown)
+        self.slider.setValue(self._position(shown))
+        for widget in (self.spin, self.slider):
+            widget.blockSignals(False)
+
+    def _spin_moved(self, shown: float) -> None:
+        self.slider.blockSignals(True)
+        self.slider.setValue(self._position(shown))
+        self.slider.blockSignals(False)
+        self.value_changed.emit(shown / self.scale)
+
+    def _slider_moved(self, position: int) -> None:
+        low, high = self._shown_range()
+        shown = round(low + (high - low) * position / SLIDER_STEPS, self.decimals)
+        self.spin.blockSignals(True)
+        self.spin.setValue(shown)
+        self.spin.blockSignals(False)
+        self.value_changed.emit(shown / self.scale)
+
+
+class IntParamWidget(ParamWidget):
+    """A spin box with the unit as suffix; arrow-key runs merge until the box is left."""
+
+    def __init__(self, param: Param, node_id: str, parent: QWidget | None = None) -> None:
+        super().__init__(param, node_id, parent)
+        self.spin = QSpinBox()
+        low = -_INT_LIMIT if param.minimum is None else int(param.minimum)
+        high = _INT_LIMIT if param.maximum is None else int(param.maximum)
+        self.spin.setRange(low, high)
+        self.spin.setKeyboardTracking(False)
+        if param.unit:
+            self.spin.setSuffix(f" {param.unit}")
+        self.control = self.spin
+        self._setup(self.spin)
+        self.set_value(param.default)
+        self.spin.valueChanged.connect(self.value_changed)
+        self.spin.editingFinished.connect(self.edit_finished)
+
+    def value(self) -> int:
+        return self.spin.value()
+
+    def set_value(self, value: Any) -> None:
+        self.spin.blockSignals(True)
+        self.spin.setValue(int(value))
+        self.spin.blockSignals(False)
+
+
+class BoolParamWidget(ParamWidget):
+    """A check box; every toggle is a complete edit."""
+
+    def __init__(self, param: Param, node_id: str, parent: QWidget | None = None) -> None:
+        super().__init__(param, node_id, parent)
+        self.box = QCheckBox()
+        self.control = self.box
+        self._setup(self.box)
+        self.set_value(param.default)
+        self.box.toggled.connect(self._toggled)
+
+    def _toggled(self, checked: bool) -> None:
+        self.value_changed.emit(bool(checked))
+        self.edit_finished.emit()
+
+    def value(self) -> bool:
+        return self.box.isChecked()
+
+    def set_value(self, value: Any) -> None:
+        self.box.blockSignals(True)
+        self.box.setChecked(bool(value))
+        self.box.blockSignals(False)
+
+
+class ChoiceParamWidget(ParamWidget):
+    """A combo box of the parameter's choices; every pick is a complete edit."""
+
+    def __init__(self, param: Param, node_id: str, parent: QWidget | None = None) -> None:
+        super().__init__(param, node_id, parent)
+        self.combo = QComboBox()
+        self.combo.addItems(list(param.choices))
+        self.control = self.combo
+        self._setup(self.combo)
+        self.set_value(param.default)
+        self.combo.activated.connect(self._picked)
+
+    def _picked(self, index: int) -> None:
+        self.value_changed.emit(self.combo.itemText(index))
+        self.edit_finished.emit()
+
+    def value(self) -> str:
+        return self.combo.currentText()
+
+    def set_value(self, value: Any) -> None:
+        self.combo.blockSignals(True)
+        self.combo.setCurrentIndex(max(0, self.combo.findText(str(value))))
+        self.combo.blockSignals(False)
+
+
+_KINDS: dict[str, type[ParamWidget]] = {
+    "float": FloatParamWidget, "int": IntParamWidget, "bool": BoolParamWidget, "choice": ChoiceParamWidget,
+}
+
+
+def make_param_widget(param: Param, node_id: str, parent: QWidget | None = None) -> ParamWidget:
+    """The widget for ``param`` of node ``node_id`` (unknown kinds fall back to a float widget)."""
+    return _KINDS.get(param.kind, FloatParamWidget)(param, node_id, parent)
+
+
+def make_mix_widget(node_id: str, parent: QWidget | None = None) -> FloatParamWidget:
+    """The wet/dry control: 0–100 % shown, the fraction 0..1 emitted and accepted."""
+    param = Param("wet/dry", 1.0, minimum=0.0, maximum=1.0, unit="%",
+                  doc="Share of the processed signal; the rest is the node's input (latency-compensated)")
+    return FloatParamWidget(param, node_id, parent, scale=100.0)
