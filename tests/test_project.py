@@ -401,3 +401,16 @@ def test_dnsmos_scores_appear_when_the_model_is_installed(qtbot):
     scores = signal.args[0]["original"]
     assert all(1.0 <= scores[k] <= 5.0 for k in ("sig", "bak", "ovrl"))
     assert panel.cell_text("ovrl", "Change") == "+0.00"
+
+
+def test_format_document_names_every_key(tmp_path):
+    from pathlib import Path
+
+    from restora.app.project import project_to_json
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "project-format.md").read_text()
+    data = project_to_json(_project(_wav(tmp_path / "t.wav")), tmp_path)
+    keys = [k for k in data] + [f"{k}.{sub}" for k in ("source", "view", "playback") for sub in data[k]]
+    keys += [f"lanes.NAME.{sub}" for sub in data["lanes"]["main"]]
+    missing = [k for k in keys if f"`{k}`" not in doc]
+    assert not missing, f"docs/project-format.md does not describe {missing}"
