@@ -36,7 +36,8 @@ def type_summary(type_name: str) -> str:
         doc = inspect.getdoc(node_class(type_name)) or ""
     except RestoraError:
         return ""
-    return doc.strip().splitlines()[0] if doc.strip() else ""
+    first = doc.strip().splitlines()[0] if doc.strip() else ""
+    return first.replace("``", "")  # reST literals read badly in a label
 
 
 def model_id_for(type_name: str) -> str | None:

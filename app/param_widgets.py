@@ -14,10 +14,12 @@ import math
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QSlider, QSpinBox,
-                               QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel,
+                               QScrollArea, QSlider, QSpinBox, QVBoxLayout, QWidget)
 
 from restora.graph.node import Param
+from restora.graph.preset import NodeSpec
+from restora.graph.registry import node_class
 
 SLIDER_STEPS = 1000
 _INT_LIMIT = 2**31 - 1
@@ -173,7 +175,7 @@ class IntParamWidget(ParamWidget):
         self.control = self.spin
         self._setup(self.spin)
         self.set_value(param.default)
-        self.spin.valueChanged.connect(self.value_changed)
+        self.spin.valueChanged.connect(lambda v: self.value_changed.emit(int(v)))
         self.spin.editingFinished.connect(self.edit_finished)
 
     def value(self) -> int:
@@ -249,3 +251,61 @@ def make_mix_widget(node_id: str, parent: QWidget | None = None) -> FloatParamWi
     param = Param("wet/dry", 1.0, minimum=0.0, maximum=1.0, unit="%",
                   doc="Share of the processed signal; the rest is the node's input (latency-compensated)")
     return FloatParamWidget(param, node_id, parent, scale=100.0)
+
+
+class ParamPanel(QWidget):
+    """The parameters and wet/dry of one node, in a scrollable form.
+
+    Signals: ``param_edited(name, value)``, ``mix_edited(fraction)`` and
+    ``gesture_ended()`` (forwarded from the widgets' ``edit_finished``).
+    """
+
+    param_edited = Signal(str, object)
+    mix_edited = Signal(float)
+    gesture_ended = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.widgets: dict[str, ParamWidget] = {}
+        self.mix_widget: FloatParamWidget | None = None
+        self.node_id = ""
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        outer.addWidget(self.scroll)
+        self.setAccessibleName("Node parameters")
+        self.show_node(None)
+
+    def show_node(self, spec: NodeSpec | None) -> None:
+        """Build the form for ``spec`` (None: an empty hint)."""
+        self.widgets, self.mix_widget = {}, None
+        self.node_id = spec.id if spec else ""
+        body = QWidget()
+        form = QFormLayout(body)
+        if spec is None:
+            form.addRow(QLabel("Select a node to edit its parameters."))
+        else:
+            for param in node_class(spec.type).PARAMS:
+                widget = make_param_widget(param, spec.id)
+                widget.set_value(spec.params.get(param.name, param.default))
+                widget.value_changed.connect(lambda v, n=param.name: self.param_edited.emit(n, v))
+                self._add_row(form, param.name, widget)
+                self.widgets[param.name] = widget
+            self.mix_widget = make_mix_widget(spec.id)
+            self.mix_widget.set_value(spec.mix)
+            self.mix_widget.value_changed.connect(lambda v: self.mix_edited.emit(float(v)))
+            self._add_row(form, "wet/dry", self.mix_widget)
+        self.scroll.setWidget(body)  # deletes the previous form
+
+    def _add_row(self, form: QFormLayout, text: str, widget: ParamWidget) -> None:
+        label = QLabel(text)
+        label.setBuddy(widget.control)
+        widget.edit_finished.connect(self.gesture_ended)
+        form.addRow(label, widget)
+
+    def set_value(self, name: str, value: Any) -> None:
+        """Show a value changed elsewhere (undo/redo); ``"mix"`` is the wet/dry fraction."""
+        widget = self.mix_widget if name == "mix" else self.widgets.get(name)
+        if widget is not None:
+            widget.set_value(value)
