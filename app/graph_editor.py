@@ -151,6 +151,8 @@ class GraphEditor(QWidget):
         details = QSplitter(Qt.Orientation.Vertical)
         details.addWidget(self.param_panel)
         details.addWidget(self.info_panel)
+        details.setStretchFactor(0, 3)  # the form needs the room; the card is a few lines
+        details.setStretchFactor(1, 1)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         for widget in (self.palette, chain_column, details):
             splitter.addWidget(widget)

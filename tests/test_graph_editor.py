@@ -160,6 +160,17 @@ def test_bypass_with_the_checkbox_and_undo(editor):
     assert editor.node_list.item(0).checkState() == Qt.CheckState.Checked
 
 
+def test_keyboard_only_add_and_bypass(editor, qtbot):
+    editor.palette.search.setFocus()
+    qtbot.keyClicks(editor.palette.search, "limi")
+    qtbot.keyClick(editor.palette.search, Qt.Key.Key_Return)
+    assert editor.chain.node_ids() == ["limiter"]
+    editor.node_list.setFocus()
+    qtbot.keyClick(editor.node_list, Qt.Key.Key_Space)
+    assert editor.chain.node("limiter").bypass is True
+    assert "bypassed" in editor.node_list.item(0).data(Qt.ItemDataRole.AccessibleTextRole)
+
+
 def test_reorder_with_alt_arrows_and_remove_with_delete(editor, qtbot):
     for type_name in ("gain", "highpass", "limiter"):
         add_from_palette(editor, type_name)
@@ -189,6 +200,7 @@ def test_drag_and_drop_reorder(editor, qtbot):
 
 def test_dialogue_isolate_keeps_its_stems_until_their_node_goes(editor):
     editor.preset_combo.activated.emit(editor.preset_combo.findText("dialogue-isolate"))
+    assert editor.chain.undo_stack.undoText() == "Load preset dialogue-isolate"
     assert editor.chain.outputs() == {"speech": "speech", "background": "speech.residual"}
     assert [lane.name for lane in lanes_for(editor.chain.to_preset())] == ["speech", "background"]
     editor.select_node("speech")
