@@ -238,3 +238,155 @@ def test_meters_report_peaks_and_clips():
     np.testing.assert_allclose(reading.output_peak, [1.2, 0.6], atol=0.02)
     assert reading.output_clip.tolist() == [True, False]
     assert not m.take_meters().output_peak.any()  # a reading starts afresh
+
+
+# ---- widgets -------------------------------------------------------------------------
+
+from PySide6.QtCore import Qt  # noqa: E402
+
+from restora.app import audio_output, player as player_module  # noqa: E402
+from restora.app.audio_output import NO_DEVICE, AudioUnavailable  # noqa: E402
+from restora.app.lanes_panel import LanesPanel  # noqa: E402
+from restora.app.meters import LevelMeter, MetersPanel  # noqa: E402
+from restora.app.player import Player  # noqa: E402
+from restora.app.transport import TransportBar, format_time  # noqa: E402
+
+
+class SilentOutput:
+    """Stands in for AudioOutput: opens, never calls back (no device needed)."""
+
+    def __init__(self, fill, on_finished, *, device=None, samplerate=48000, channels=2, blocksize=512):
+        self.fill, self.samplerate, self.channels, self.latency = fill, samplerate, channels, 0.0
+
+    def start(self):
+        pass
+
+    def close(self):
+        pass
+
+    def check(self):
+        return ""
+
+
+@pytest.fixture
+def no_device(monkeypatch):
+    def missing():
+        raise AudioUnavailable(NO_DEVICE)
+
+    monkeypatch.setattr(audio_output, "_sounddevice", missing)
+
+
+def loaded_player(lanes: dict | None = None) -> Player:
+    x = tone(440, seconds=90.0, rate=8000, amp=0.3)
+    player = Player()
+    player.set_source(SourceAudio.from_array(x, 8000))
+    if lanes is not None:
+        player.set_provider(StaticLanes(lanes))
+    return player
+
+
+def test_transport_without_a_device_says_why_and_still_drives_the_player(qtbot, no_device):
+    player = loaded_player()
+    bar = TransportBar(player)
+    qtbot.addWidget(bar)
+    bar.show()
+    assert "No audio output device" in bar.message.text()
+    with qtbot.waitSignal(player.playback_failed):
+        qtbot.mouseClick(bar.play_button, Qt.LeftButton)
+    assert player.state() == "stopped" and bar.play_button.text() == "Play"
+    assert "export still work" in bar.message.text()
+    qtbot.mouseClick(bar.ab_button, Qt.LeftButton)
+    assert player.ab() == "B" and bar.ab_button.text() == "B: processed"
+    qtbot.mouseClick(bar.level_match, Qt.LeftButton)
+    assert player.level_match() is False
+    qtbot.mouseClick(bar.loop_button, Qt.LeftButton)
+    assert player.loop_enabled
+    player.seek(61.5)
+    bar.refresh()
+    assert bar.time_label.text() == "01:01.500 / 01:30.000"
+    player.set_loop((10.0, 20.0))
+    qtbot.mouseClick(bar.stop_button, Qt.LeftButton)
+    assert player.position_s() == pytest.approx(10.0)  # stop returns to the loop start
+
+
+def test_transport_play_pause_and_keyboard_ab(qtbot, monkeypatch):
+    monkeypatch.setattr(player_module, "AudioOutput", SilentOutput)
+    player = loaded_player()
+    bar = TransportBar(player)
+    qtbot.addWidget(bar)
+    qtbot.mouseClick(bar.play_button, Qt.LeftButton)
+    assert player.state() == "playing" and bar.play_button.text() == "Pause"
+    bar.ab_button.setFocus()
+    qtbot.keyClick(bar.ab_button, Qt.Key_Space)
+    assert player.ab() == "B"
+    player.toggle_ab()  # from elsewhere (a shortcut): the bar follows
+    assert bar.ab_button.text() == "A: original" and not bar.ab_button.isChecked()
+    qtbot.mouseClick(bar.play_button, Qt.LeftButton)
+    assert player.state() == "paused" and bar.play_button.text() == "Play"
+
+
+def test_format_time():
+    assert format_time(0) == "00:00.000"
+    assert format_time(3723.4567) == "62:03.457"
+
+
+def test_lanes_panel_rows_drive_the_player(qtbot):
+    player = loaded_player({"speech": tone(300, rate=8000), "background": tone(900, rate=8000)})
+    panel = LanesPanel(player)
+    qtbot.addWidget(panel)
+    assert list(panel.rows) == ["speech", "background"]
+    bg = panel.rows["background"]
+    assert bg.mute.isChecked() and not panel.rows["speech"].mute.isChecked()  # main lane heard by default
+    with qtbot.waitSignal(panel.lane_changed) as changed:
+        qtbot.mouseClick(bg.solo, Qt.LeftButton)
+    assert changed.args == ["background"]
+    assert player.lane_settings()["background"].solo
+    assert player.mixer().lanes["background"].solo  # reaches the audio side
+    qtbot.mouseClick(bg.mute, Qt.LeftButton)
+    assert not player.lane_settings()["background"].mute
+    bg.gain.setFocus()
+    for _ in range(4):
+        qtbot.keyClick(bg.gain, Qt.Key_Left)
+    assert player.lane_settings()["background"].gain_db == pytest.approx(-2.0)
+    assert bg.gain_label.text() == "-2.0 dB"
+    player.set_provider(StaticLanes({"processed": tone(300, rate=8000), "removed": tone(900, rate=8000)}))
+    assert list(panel.rows) == ["processed", "removed"]
+
+
+def test_level_meter_holds_peaks_and_latches_clips(qtbot):
+    now = [0.0]
+    meter = LevelMeter("Output", channels=2, clock=lambda: now[0])
+    qtbot.addWidget(meter)
+    meter.update_levels(np.array([1.0, 0.1]), np.array([True, False]))
+    for t in (0.5, 1.0):
+        now[0] = t
+        meter.update_levels(np.array([0.01, 0.01]), np.array([False, False]))
+    assert meter.peak_hold_db()[0] == pytest.approx(0.0)
+    assert meter.levels_db()[0] < -10  # the bar itself falls
+    assert meter.clipped().tolist() == [True, False]
+    now[0] = 3.0
+    meter.update_levels(np.array([0.01, 0.01]), np.array([False, False]))
+    assert meter.peak_hold_db()[0] < -30  # the hold lets go after its time
+    assert meter.clipped()[0]  # the clip light stays until the user clears it
+    qtbot.mouseClick(meter, Qt.LeftButton)
+    assert not meter.clipped().any()
+
+
+def test_meters_panel_shows_what_the_player_played(qtbot, monkeypatch):
+    monkeypatch.setattr(player_module, "AudioOutput", SilentOutput)
+    x = tone(440, seconds=1.0, amp=0.5, rate=8000)
+    player = Player()
+    player.set_source(SourceAudio.from_array(x, 8000))
+    player.set_provider(StaticLanes({"processed": 2.5 * x}))
+    player.set_ab("B")
+    player.set_level_match(False)
+    panel = MetersPanel(player)
+    qtbot.addWidget(panel)
+    player.play()
+    out = np.zeros((2048, player._output.channels), np.float32)
+    player._output.fill(out)  # one audio callback
+    panel.poll()
+    assert panel.input_meter.levels_db()[0] == pytest.approx(20 * np.log10(0.5), abs=0.2)
+    assert panel.output_meter.clipped().all()
+    assert not panel.input_meter.clipped().any()
+    player.close()
