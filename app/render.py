@@ -142,7 +142,7 @@ class _Job:
         self.focus = int(focus)
         self.cancel = threading.Event()
         self.previous = previous
-        self.segment = (self.focus, self.focus)  # frames the running segment will keep
+        self.segment = (self.focus, gen.goal_end())  # frames the running segment will keep
         self.position = self.focus               # next output frame of the running segment
         self.thread = threading.Thread(target=self._main, name="restora-render", daemon=True)
         self.owner: RenderController | None = None
@@ -397,10 +397,12 @@ class RenderController(QObject):
         gen, job = self._gen, self._job
         if gen is None or gen.failed or gen.whole_file or self._focus >= gen.goal_end():
             return
+        live = job is not None and job.gen is gen and job.thread.is_alive()
+        if live:
+            job.focus = self._focus  # the next gap is chosen after the playhead
         if gen.cache.is_covered(self._focus, self._focus + 1):
             return
-        if job is not None and job.gen is gen and job.thread.is_alive():
-            job.focus = self._focus  # the next gap is chosen after the playhead
+        if live:
             lo, hi = job.segment
             ahead = int(RESTART_AHEAD_S * gen.source.sample_rate)
             if lo <= self._focus < hi and self._focus <= job.position + ahead:
@@ -505,11 +507,12 @@ class RenderController(QObject):
             # A complete render alone is the best fallback; a partial one is tried before older ones.
             self._fallbacks = [old.cache] if old.complete() else ([old.cache] + self._fallbacks)[:2]
         old_names = [lane.name for lane in old.lanes] if old is not None else []
-        self._gen = None
+        new = None
         if self._preset is not None and self._source is not None:
-            self._gen = _Generation(self._preset, self._scope, self._source)
+            new = _Generation(self._preset, self._scope, self._source)
         else:
             self._fallbacks = []
+        self._gen = new  # one assignment: the audio thread never sees a moment without a render
         if self.lane_names() != old_names:
             self.lanes_changed.emit(self.lane_names())
         self._start_job()

@@ -362,6 +362,17 @@ def test_lane_cache_reads_only_fully_rendered_ranges():
     assert len(cache.read("main", 90, 100)) == 10 and cache.fraction() == 0.8
 
 
+def test_a_partial_cache_loads_only_under_its_own_key(tmp_path):
+    lanes = lanes_for(_preset([_gain(-6)]))
+    cache = LaneCache(lanes, 100, 1)
+    cache.write(10, {"main": np.full((30, 1), 0.5, np.float32), "removed": np.zeros((30, 1), np.float32)})
+    cache.save(tmp_path, "abc")
+    loaded = LaneCache.load(tmp_path, "abc", lanes, 100, 1)
+    assert loaded.covered() == ((10, 40),) and loaded.read("main", 10, 30)[:, 0].tolist() == [0.5] * 30
+    assert LaneCache.load(tmp_path, "abd", lanes, 100, 1) is None
+    assert LaneCache.load(tmp_path, "abc", lanes, 101, 1) is None
+
+
 @pytest.mark.slow
 def test_deepfilternet3_renders_live_and_reports_its_provider(qtbot):
     try:
