@@ -7,7 +7,7 @@ import time
 import numpy as np
 from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter
-from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
+from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QWidget
 
 FLOOR_DB = -60.0
 HOLD_S = 1.5
@@ -38,6 +38,10 @@ class LevelMeter(QWidget):
         self.setAccessibleName(f"{title} level meter")
         self.setToolTip(f"{title} peak level (dBFS). Click or press Space to clear the clip light.")
         self.setFocusPolicy(Qt.StrongFocus)
+        if orientation == Qt.Vertical:
+            self.setSizePolicy(QSizePolicy.Fixed, QSizePolicy.Expanding)
+        else:
+            self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
         self._resize(channels)
 
     def _resize(self, channels: int) -> None:
@@ -95,7 +99,7 @@ class LevelMeter(QWidget):
 
     def sizeHint(self) -> QSize:
         n = max(1, len(self._level))
-        return QSize(10 * n + 6, 140) if self.orientation == Qt.Vertical else QSize(180, 8 * n + 12)
+        return QSize(12 * n + 4, 140) if self.orientation == Qt.Vertical else QSize(180, 8 * n + 12)
 
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
@@ -118,19 +122,22 @@ class LevelMeter(QWidget):
 
     def _paint_channel(self, painter: QPainter, lane: QRectF, ch: int) -> None:
         painter.fillRect(lane, _TRACK)
-        frac = (self._level[ch] - FLOOR_DB) / -FLOOR_DB
-        hold = (self._hold[ch] - FLOOR_DB) / -FLOOR_DB
-        color = _RED if self._level[ch] > -3 else _YELLOW if self._level[ch] > -12 else _GREEN
-        if self.orientation == Qt.Vertical:
-            top = lane.bottom() - frac * lane.height()
-            painter.fillRect(QRectF(lane.left(), top, lane.width(), lane.bottom() - top), color)
-            y = lane.bottom() - hold * lane.height()
-            painter.fillRect(QRectF(lane.left(), y, lane.width(), 2), _TICK)
-        else:
-            painter.fillRect(QRectF(lane.left(), lane.top(), frac * lane.width(), lane.height()), color)
-            x = lane.left() + hold * lane.width()
-            painter.fillRect(QRectF(x - 2, lane.top(), 2, lane.height()), _TICK)
+        level = self._level[ch]
+        for lo, hi, color in ((FLOOR_DB, -12.0, _GREEN), (-12.0, -3.0, _YELLOW), (-3.0, 0.0, _RED)):
+            if level > lo:
+                painter.fillRect(self._span(lane, lo, min(level, hi)), color)
+        hold = self._hold[ch]
+        if hold > FLOOR_DB:
+            tick = self._span(lane, hold, hold)
+            painter.fillRect(tick.adjusted(0, -1, 0, 1) if self.orientation == Qt.Vertical
+                             else tick.adjusted(-1, 0, 1, 0), _TICK)
 
+    def _span(self, lane: QRectF, lo_db: float, hi_db: float) -> QRectF:
+        """The part of ``lane`` between two dB values (0 dB at the top or the right)."""
+        a, b = ((v - FLOOR_DB) / -FLOOR_DB for v in (lo_db, hi_db))
+        if self.orientation == Qt.Vertical:
+            return QRectF(lane.left(), lane.bottom() - b * lane.height(), lane.width(), (b - a) * lane.height())
+        return QRectF(lane.left() + a * lane.width(), lane.top(), (b - a) * lane.width(), lane.height())
 
 class MetersPanel(QWidget):
     """Input (the original) and output (what is sent to the device) meters, polled from a Player."""

@@ -160,3 +160,15 @@ def test_finished_callback_without_our_stop_counts_as_device_loss(qtbot, null_de
     assert "audio device" in failed.args[0]
     assert player.state() == "stopped"
     player.close()
+
+
+def test_device_rate_other_than_the_file_rate_is_converted(qtbot, null_device):
+    player, _, _ = _player_with_lanes(qtbot)
+    player.configure(samplerate=44100)
+    mixer = player.mixer()
+    with qtbot.waitSignal(player.state_changed):
+        player.play()
+    assert player._output.samplerate == 44100
+    qtbot.waitUntil(lambda: mixer.position > SR // 2 or mixer.ended, timeout=5000)
+    player.close()
+    assert mixer.out_rate == 44100 and mixer.take_meters().output_peak.max() > 0.3
