@@ -10,6 +10,7 @@ and does not stop the others, and a cancel removes the file in progress.
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QFileDialog, QForm
 
 from restora.app.export_job import (BatchItem, eta_seconds, format_seconds, overall_fraction, run_batch_item,
                                     scan_folder)
-from restora.app.jobs import Job
+from restora.app.jobs import Job, emit_signal
 from restora.errors import RestoraError, UsageError
 from restora.graph.file_job import WRITABLE, OutputOptions
 from restora.graph.preset import Preset, builtin_names, load_preset
@@ -287,7 +288,8 @@ class BatchDialog(QDialog):
         try:
             root = self._input_root()
             out_root = self._output_root(root)
-            preset = self._resolve_preset()
+            # A snapshot: the editor may change the chain while the batch runs.
+            preset = copy.deepcopy(self._resolve_preset())
         except RestoraError as exc:
             self._show_error(str(exc))
             return
@@ -381,7 +383,7 @@ class BatchDialog(QDialog):
         self.cancel_button.setEnabled(False)
         summary = self._summary(run)
         self.eta_label.setText(", ".join(f"{n} {k}" for k, n in summary.items() if isinstance(n, int) and n))
-        self.finished_batch.emit(summary)
+        emit_signal(self.finished_batch, summary)
 
     def _summary(self, run: _Run | None) -> dict:
         counts = {kind: sum(item.kind == kind for item in self.items)

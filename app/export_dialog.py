@@ -8,6 +8,7 @@ open so the user can change something and try again.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Signal
@@ -16,7 +17,7 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDialog, QFil
                                QPushButton, QRadioButton, QVBoxLayout, QWidget)
 
 from restora.app.export_job import default_destinations, export_lanes
-from restora.app.jobs import Job
+from restora.app.jobs import Job, emit_signal
 from restora.dsp import audio_io
 from restora.errors import AudioOutputError, RestoraError, UsageError
 from restora.graph.file_job import WRITABLE, OutputOptions, default_ext
@@ -241,7 +242,8 @@ class ExportDialog(QDialog):
             if not self._confirm_overwrite(existing):
                 return
             options.overwrite = True
-        in_path, preset = self.in_path, self.preset
+        # A snapshot: the editor may change the chain while the export runs.
+        in_path, preset = self.in_path, copy.deepcopy(self.preset)
         job = Job(lambda cancel, progress: export_lanes(in_path, preset, destinations, options, scope=scope,
                                                         cancel=cancel, progress=progress), self)
         job.progress.connect(lambda f: self.progress_bar.setValue(round(f * 1000)))
@@ -274,7 +276,7 @@ class ExportDialog(QDialog):
         folder = next(iter(written.values())).parent
         QSettings().setValue(SETTINGS_FOLDER, str(folder))
         self.status_label.setText("Exported " + ", ".join(p.name for p in written.values()))
-        self.exported.emit(dict(written))
+        emit_signal(self.exported, dict(written))
         self.accept()
 
     def _failed(self, message: str) -> None:

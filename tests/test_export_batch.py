@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import sys
 import threading
 
 import numpy as np
@@ -17,7 +18,7 @@ from restora.app.batch_dialog import BatchDialog
 from restora.app.export_dialog import ExportDialog
 from restora.app.export_job import (BatchItem, default_destinations, eta_seconds, export_lanes,
                                     overall_fraction)
-from restora.app.jobs import Job
+from restora.app.jobs import Job, emit_signal
 from restora.errors import AudioOutputError, Cancelled, UsageError
 from restora.graph.file_job import OutputOptions, process_array
 from restora.graph.node import Node
@@ -262,6 +263,16 @@ def test_job_progress_is_throttled_so_the_gui_is_not_flooded(qtbot):
     assert got["end"] == ("finished", "ok")
     # 200k reports in well under the seconds needed for 100 throttled (20 Hz) events.
     assert 1 <= len(got["progress"]) < 100
+
+
+def test_many_signal_emits_do_not_wear_out_true(qtbot):
+    # PySide6 6.12's emit() hands back True without owning it; a long session
+    # of progress signals would end in "Fatal Python error: bool_dealloc".
+    job = Job(lambda c, p: None)
+    before = sys.getrefcount(True)
+    for _ in range(20_000):
+        emit_signal(job.progress, 0.5)
+    assert abs(sys.getrefcount(True) - before) < 100  # unprotected: 20,000 fewer, or a crash
 
 
 # -- ExportDialog ----------------------------------------------------------------------
