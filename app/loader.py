@@ -9,6 +9,7 @@ thread to the GUI thread, where the window redraws what has arrived.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from pathlib import Path
@@ -48,6 +49,7 @@ class SourceLoader(QObject):
         self._info = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._feed_error: Exception | None = None
 
     def start(self) -> None:
         """Probe the file and start decoding; raises RestoraError if it cannot be opened."""
@@ -93,26 +95,48 @@ class SourceLoader(QObject):
         self._emit(self.finished)
 
     def _decode(self) -> None:
-        """Read the file into the source, pushing to the overview in growing batches."""
-        source, overview = self.source, self.overview
-        rate = source.sample_rate
-        block = max(1, int(READ_S * rate))
-        batch = int(FIRST_PUSH_S * rate)
-        pushed, last_emit = 0, float("-inf")  # the first batch is reported at once
-        for chunk in audio_io.read_blocks(self.path, block, self._info):
-            if self._stop.is_set():
-                return
-            self._store(chunk)
-            if source.decoded - pushed >= batch:
-                overview.push(source.data[pushed:source.decoded])
-                pushed = source.decoded
-                batch = min(2 * batch, int(MAX_PUSH_S * rate))
-                now = time.monotonic()
-                if now - last_emit >= PROGRESS_INTERVAL_S:
-                    self._emit(self.progressed, pushed)
-                    last_emit = now
-        overview.push(source.data[pushed:source.decoded])
-        overview.finish()
+        """Read the file into the source; a second thread turns each batch into overview data.
+
+        Two threads because libsndfile releases the GIL while decoding, so the
+        overview's FFTs run beside it on a second core instead of after it.
+        """
+        source, rate = self.source, self.source.sample_rate
+        batches: queue.Queue = queue.Queue()
+        feeder = threading.Thread(target=self._feed_overview, args=(batches,), daemon=True,
+                                  name=f"overview {self.path.name}")
+        feeder.start()
+        batch, queued = int(FIRST_PUSH_S * rate), 0
+        try:
+            for chunk in audio_io.read_blocks(self.path, max(1, int(READ_S * rate)), self._info):
+                if self._stop.is_set():
+                    return
+                self._store(chunk)
+                if source.decoded - queued >= batch:
+                    batches.put((queued, source.decoded))
+                    queued, batch = source.decoded, min(2 * batch, int(MAX_PUSH_S * rate))
+            batches.put((queued, source.decoded))
+        finally:
+            batches.put(None)
+            feeder.join()
+        if self._feed_error is not None:
+            raise self._feed_error
+        self.overview.finish()
+
+    def _feed_overview(self, batches: queue.Queue) -> None:
+        """Push queued frame ranges of the source to the overview; report progress (≤ 20 Hz)."""
+        last_emit = float("-inf")  # the first batch is reported at once
+        while (batch := batches.get()) is not None:
+            if self._stop.is_set() or self._feed_error is not None:
+                continue  # drain the queue so the decode thread's join returns
+            try:
+                self.overview.push(self.source.data[batch[0]:batch[1]])
+            except Exception as exc:  # noqa: BLE001 — re-raised by the decode thread
+                self._feed_error = exc
+                continue
+            now = time.monotonic()
+            if now - last_emit >= PROGRESS_INTERVAL_S:
+                self._emit(self.progressed, batch[1])
+                last_emit = now
 
     def _store(self, chunk: np.ndarray) -> None:
         """Append a decoded block to ``source.data``, reallocating if the file runs long."""
