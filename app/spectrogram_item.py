@@ -16,6 +16,10 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 
 TILE = 1024          # spectrogram columns per ImageItem
+AXIS_WIDTH = 64      # fixed so the stacked plots' time axes line up
+PLAYHEAD_PEN = pg.mkPen("#ff5252", width=2)
+SELECTION_BRUSH = (90, 160, 255, 60)
+DETAIL_MIN_HOP = 32  # frames; finer adds columns, not detail, at a Hann window's time resolution
 LOG_ROWS = 512       # display rows on a log-frequency axis
 LOG_MIN_HZ = 20.0
 _NICE_HZ = [20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000]
@@ -181,3 +185,51 @@ class TimeViewBox(pg.ViewBox):
             self.selection_dragged.emit(float(min(start, end)), float(max(start, end)), bool(ev.isFinish()))
         else:
             super().mouseDragEvent(ev, axis)
+
+
+def time_plot(frequency: bool) -> pg.PlotItem:
+    """A PlotItem on a :class:`TimeViewBox` with a hidden selection region and a playhead.
+
+    ``frequency`` gives it a :class:`FrequencyAxis`; the region and the line are
+    reachable as ``plot.region`` and ``plot.playhead``.
+    """
+    axes = {"left": FrequencyAxis("left")} if frequency else {}
+    plot = pg.PlotItem(viewBox=TimeViewBox(), axisItems=axes)
+    plot.getAxis("left").setWidth(AXIS_WIDTH)
+    region = pg.LinearRegionItem(brush=SELECTION_BRUSH, movable=True)
+    region.setZValue(10)
+    region.setVisible(False)
+    plot.addItem(region, ignoreBounds=True)
+    playhead = pg.InfiniteLine(0, angle=90, movable=False, pen=PLAYHEAD_PEN)
+    playhead.setZValue(20)
+    plot.addItem(playhead, ignoreBounds=True)
+    plot.region, plot.playhead = region, playhead
+    return plot
+
+
+def peak_line(mins: np.ndarray, maxs: np.ndarray, bucket: int, sample_rate: int,
+              start_frame: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(x seconds, y) of a zig-zag line through min/max peaks: each bucket draws as a vertical stroke."""
+    times = (start_frame + np.arange(len(mins)) * bucket + bucket / 2) / sample_rate
+    return np.repeat(times, 2), np.column_stack([mins, maxs]).ravel()
+
+
+def detail_plan(visible: tuple[float, float], sample_rate: int, pixels: float, overview,
+                decoded: int) -> tuple[int, int, int, int] | None:
+    """What to recompute for a zoomed-in view, or None when the overview is fine enough.
+
+    ``visible`` is the shown time range in seconds, ``pixels`` the plot width.
+    Returns ``(start, stop, hop, bucket)`` in frames: the range (half a screen
+    either side, so panning stays drawn), the STFT hop and the peak bucket.
+    """
+    x0, x1 = visible
+    pixels = max(100.0, pixels)
+    frames = (x1 - x0) * sample_rate
+    if frames / overview.hop >= pixels / 2 and frames / overview.bucket_frames >= pixels:
+        return None
+    start = max(0, int((x0 - (x1 - x0) / 2) * sample_rate))
+    stop = min(decoded, int((x1 + (x1 - x0) / 2) * sample_rate))
+    if stop - start < 2:
+        return None
+    hop = int(np.clip(frames / pixels, DETAIL_MIN_HOP, overview.n_fft))
+    return start, stop, hop, max(1, int(frames / (2 * pixels)))

@@ -20,16 +20,13 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLa
 
 from restora.app.overview import Overview, compare_overviews, range_detail
 from restora.app.source import SourceAudio
-from restora.app.spectrogram_item import FrequencyAxis, SpectrogramLayer, TimeViewBox
+from restora.app.spectrogram_item import SpectrogramLayer, detail_plan, peak_line, time_plot
 
 MODES = ("original", "processed", "beside", "removed")
 _MODE_TITLES = {"original": "Original", "processed": "Processed", "beside": "Original",
                 "removed": "Removed (original − processed)"}
-WAVE_PEN, OVERLAY_PEN, PLAYHEAD_PEN = "#4fc3f7", "#ffb74d", pg.mkPen("#ff5252", width=2)
-SELECTION_BRUSH = (90, 160, 255, 60)
-AXIS_WIDTH = 64  # fixed so the stacked plots' time axes line up
+WAVE_PEN, OVERLAY_PEN = "#4fc3f7", "#ffb74d"
 DETAIL_DELAY_MS, PROCESSED_DELAY_MS = 120, 250
-DETAIL_MIN_HOP = 32  # frames; finer adds columns, not detail, at a Hann window's time resolution
 log = logging.getLogger(__name__)
 
 
@@ -104,22 +101,11 @@ class SpectrumViews(QWidget):
         layout.addWidget(self.graphics, 1)
 
     def _new_plot(self, frequency: bool) -> pg.PlotItem:
-        axes = {"left": FrequencyAxis("left")} if frequency else {}
-        plot = pg.PlotItem(viewBox=TimeViewBox(), axisItems=axes)
-        plot.getAxis("left").setWidth(AXIS_WIDTH)
-        view = plot.getViewBox()
-        view.seek_requested.connect(self._on_click)
-        view.selection_dragged.connect(self._on_drag)
-        region = pg.LinearRegionItem(brush=SELECTION_BRUSH, movable=True)
-        region.setZValue(10)
-        region.setVisible(False)
-        region.sigRegionChanged.connect(self._on_region_moved)
-        region.sigRegionChangeFinished.connect(self._on_region_finished)
-        plot.addItem(region, ignoreBounds=True)
-        playhead = pg.InfiniteLine(0, angle=90, movable=False, pen=PLAYHEAD_PEN)
-        playhead.setZValue(20)
-        plot.addItem(playhead, ignoreBounds=True)
-        plot.region, plot.playhead = region, playhead
+        plot = time_plot(frequency)
+        plot.getViewBox().seek_requested.connect(self._on_click)
+        plot.getViewBox().selection_dragged.connect(self._on_drag)
+        plot.region.sigRegionChanged.connect(self._on_region_moved)
+        plot.region.sigRegionChangeFinished.connect(self._on_region_finished)
         return plot
 
     def _build_plots(self) -> None:
@@ -200,9 +186,7 @@ class SpectrumViews(QWidget):
     def _draw_peaks(self, curve: pg.PlotDataItem, mins: np.ndarray, maxs: np.ndarray, bucket: int,
                     start_frame: int = 0) -> None:
         """Draw min/max peaks as one zig-zag line: each bucket becomes a vertical stroke."""
-        rate = self.source.sample_rate
-        times = (start_frame + np.arange(len(mins)) * bucket + bucket / 2) / rate
-        curve.setData(np.repeat(times, 2), np.column_stack([mins, maxs]).ravel())
+        curve.setData(*peak_line(mins, maxs, bucket, self.source.sample_rate, start_frame))
 
     def _update_limits(self) -> None:
         duration = max(self.source.frames, self.source.decoded) / self.source.sample_rate
@@ -426,20 +410,15 @@ class SpectrumViews(QWidget):
         self._generation["detail"] += 1
         if self.source is None or self.overview is None:
             return
-        x0, x1 = self.visible_range()
-        rate, pixels = self.source.sample_rate, max(100.0, self.wave_plot.getViewBox().width())
-        visible = (x1 - x0) * rate
-        if visible / self.overview.hop >= pixels / 2 and visible / self.overview.bucket_frames >= pixels:
+        rate = self.source.sample_rate
+        plan = detail_plan(self.visible_range(), rate, self.wave_plot.getViewBox().width(), self.overview,
+                           self.source.decoded)
+        if plan is None:
             if self._detail_wave is not None or self.main_layer.detail.isVisible():
                 self._clear_detail()
             return
-        start = max(0, int((x0 - (x1 - x0) / 2) * rate))  # half a screen either side: panning stays drawn
-        stop = min(self.source.decoded, int((x1 + (x1 - x0) / 2) * rate))
-        if stop - start < 2:
-            return
+        start, stop, hop, bucket = plan
         n_fft = self.overview.n_fft
-        hop = int(np.clip(visible / pixels, DETAIL_MIN_HOP, n_fft))
-        bucket = max(1, int(visible / (2 * pixels)))
         names = sorted({"original", self._overlay_name() or "original"})
         processed, covered = self._processed or (None, [])
         original = self.source.data[:self.source.decoded]
