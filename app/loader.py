@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from restora.app.jobs import emit_signal
 from restora.app.overview import Overview
 from restora.app.source import SourceAudio
 from restora.dsp import audio_io
@@ -152,7 +153,7 @@ class SourceLoader(QObject):
 
     def _emit(self, signal, *args) -> None:
         try:
-            signal.emit(*args)
+            emit_signal(signal, *args)
         except RuntimeError:
             pass  # the Qt object was deleted while decoding; nobody is listening any more
 

@@ -15,6 +15,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 
+from restora.app.jobs import emit_signal
+
 TILE = 1024          # spectrogram columns per ImageItem
 AXIS_WIDTH = 64      # fixed so the stacked plots' time axes line up
 PLAYHEAD_PEN = pg.mkPen("#ff5252", width=2)
@@ -172,7 +174,7 @@ class TimeViewBox(pg.ViewBox):
     def mouseClickEvent(self, ev):  # noqa: N802 — pyqtgraph override
         if ev.button() == Qt.MouseButton.LeftButton:
             ev.accept()
-            self.seek_requested.emit(float(self.mapSceneToView(ev.scenePos()).x()))
+            emit_signal(self.seek_requested, float(self.mapSceneToView(ev.scenePos()).x()))
         else:
             super().mouseClickEvent(ev)
 
@@ -182,7 +184,7 @@ class TimeViewBox(pg.ViewBox):
             ev.accept()
             start = self.mapToView(QPointF(ev.buttonDownPos())).x()
             end = self.mapToView(QPointF(ev.pos())).x()
-            self.selection_dragged.emit(float(min(start, end)), float(max(start, end)), bool(ev.isFinish()))
+            emit_signal(self.selection_dragged, float(min(start, end)), float(max(start, end)), bool(ev.isFinish()))
         else:
             super().mouseDragEvent(ev, axis)
 

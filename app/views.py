@@ -18,6 +18,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from restora.app.jobs import emit_signal
 from restora.app.overview import Overview, compare_overviews, range_detail
 from restora.app.source import SourceAudio
 from restora.app.spectrogram_item import SpectrogramLayer, detail_plan, peak_line, time_plot
@@ -218,7 +219,7 @@ class SpectrumViews(QWidget):
         if self.source is not None:
             self._update_limits()
             self.spec_plot.setYRange(*self._frequency_span(), padding=0)
-        self.log_frequency_changed.emit(log_scale)
+        emit_signal(self.log_frequency_changed, log_scale)
 
     def set_controls_visible(self, visible: bool) -> None:
         """Hide the built-in log-frequency and compare controls (a window may offer its own)."""
@@ -272,7 +273,7 @@ class SpectrumViews(QWidget):
     def _commit_selection(self, selection) -> None:
         if selection != self._selection:
             self._selection = selection
-            self.selection_changed.emit(selection)
+            emit_signal(self.selection_changed, selection)
 
     def _on_region_moved(self, region) -> None:
         if not self._syncing:
@@ -289,7 +290,7 @@ class SpectrumViews(QWidget):
 
     def _on_click(self, seconds: float) -> None:
         duration = self.source.duration_s if self.source else 0.0
-        self.seek_requested.emit(min(max(0.0, seconds), duration))
+        emit_signal(self.seek_requested, min(max(0.0, seconds), duration))
 
     def set_playhead(self, seconds: float) -> None:
         """Move the playhead; while following, page the view along when playback leaves it."""
@@ -332,7 +333,7 @@ class SpectrumViews(QWidget):
             return
         self._mode = mode
         self._show_mode()
-        self.compare_mode_changed.emit(mode)
+        emit_signal(self.compare_mode_changed, mode)
 
     def _show_mode(self) -> None:
         """Put the right data in the main/lower layers and the waveform overlay for the mode."""
@@ -382,7 +383,7 @@ class SpectrumViews(QWidget):
                 log.exception("background %s computation failed", kind)
                 return
             try:
-                self._computed.emit((kind, generation, payload))
+                emit_signal(self._computed, (kind, generation, payload))
             except RuntimeError:
                 pass  # the widget was deleted meanwhile
         self._pool.submit(run)
@@ -394,7 +395,7 @@ class SpectrumViews(QWidget):
         if kind == "processed":
             self._processed_view = payload
             self._show_mode()
-            self.processed_drawn.emit()
+            emit_signal(self.processed_drawn)
         else:
             self._apply_detail(payload)
 

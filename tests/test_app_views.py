@@ -353,3 +353,4 @@ def test_db_range_and_controls_are_accessible(views):
     assert views.main_layer.tiles[0].getLevels() == pytest.approx((-80, -10))
     for control in (views.log_check, views.mode_combo, views.graphics):
         assert control.accessibleName()
+
