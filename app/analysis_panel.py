@@ -160,6 +160,16 @@ class AnalysisPanel(QWidget):
                                   args=(self._job, self._relay, cancel, original, processed, int(sample_rate),
                                         self.dnsmos))
         worker.start()
+        self._worker = worker
+
+    _worker: threading.Thread | None = None
+
+    def shutdown(self, timeout_s: float = 10.0) -> None:
+        """Stop and join the running analysis (before the widget is destroyed)."""
+        self.cancel()
+        if self._worker is not None:
+            self._worker.join(timeout_s)
+            self._worker = None
 
     def cancel(self) -> None:
         """Stop the running analysis, if any (its results are dropped)."""

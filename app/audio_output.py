@@ -132,6 +132,8 @@ class AudioOutput:
         _open_streams += 1
         self.latency = float(self._stream.latency)
         self.last_callback = time.monotonic()
+        self.callbacks = self.underflows = 0  # counted for benchmarks/live_preview.py
+        self.underflow_at: list[int] = []  # callback numbers of the first underflows
 
     def start(self) -> None:
         try:
@@ -174,6 +176,11 @@ class AudioOutput:
 
     def _callback(self, outdata, frames, time_info, status) -> None:
         self.last_callback = time.monotonic()
+        self.callbacks += 1
+        if status.output_underflow:
+            self.underflows += 1
+            if len(self.underflow_at) < 20:
+                self.underflow_at.append(self.callbacks)
         sd = self._sd
         if self._closing:
             outdata.fill(0)

@@ -392,6 +392,13 @@ class BatchDialog(QDialog):
                 "output_folder": str(run.out_root) if run else "",
                 "seconds": time.monotonic() - run.started if run else 0.0}
 
+    def shutdown(self, timeout_s: float = 30.0) -> None:
+        """Cancel the running job and wait for its thread (when the main window closes)."""
+        job = self._job
+        if job is not None:
+            job.cancel()
+            job.wait(timeout_s)
+
     def _set_busy(self, busy: bool) -> None:
         for widget in (self.scan_button, self.start_button, self.preset_combo, self.input_edit,
                        self.output_edit, self.format_combo, self.skip_check):

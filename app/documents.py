@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from restora.app import autosave
 from restora.app.autosave import Autosaver
-from restora.app.project import Project, cache_folder, load_project, save_project
+from restora.app.project import MissingSourceError, Project, cache_folder, load_project, save_project
 from restora.errors import RestoraError
 from restora.graph.preset import _validated
 
@@ -76,7 +76,7 @@ class DocumentController:
     def source_opened(self, path: Path) -> None:
         if self.window.project_path is not None and not self._loading:
             self.window.project_path = None
-        self.mark_dirty()
+        self._title()
 
     _loading = False
 
@@ -89,6 +89,11 @@ class DocumentController:
     def open_project(self, path: Path) -> bool:
         try:
             project = load_project(path)
+        except MissingSourceError as exc:
+            project = exc.project
+            project.source = self._locate(exc.missing)
+            if project.source is None:
+                return False
         except RestoraError as exc:
             self.window.show_error("Cannot open project", str(exc))
             return False
@@ -103,6 +108,16 @@ class DocumentController:
             self.window.settings.add_recent(str(path))
             self._title()
         return ok
+
+    def _locate(self, missing: Path) -> Path | None:
+        """Ask the user where a project's moved audio file is now."""
+        w = self.window
+        answer = QMessageBox.question(w, "Audio file not found",
+                                      f"The project's audio file {missing} is missing. Locate it?")
+        if answer != QMessageBox.Yes:
+            return None
+        path, _ = QFileDialog.getOpenFileName(w, f"Locate {missing.name}", str(missing.parent))
+        return Path(path) if path else None
 
     def save(self) -> bool:
         if self.window.project_path is None:
@@ -162,7 +177,15 @@ class DocumentController:
         return self.apply(project)
 
     def confirm_close(self) -> bool:
-        return True
+        """Before closing with unsaved edits: save, discard or stay. True to close."""
+        if not self.dirty or self.window.source is None:
+            return True
+        answer = QMessageBox.question(
+            self.window, "Unsaved changes", "Save the project before closing?",
+            QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Save)
+        if answer == QMessageBox.Cancel:
+            return False
+        return self.save() if answer == QMessageBox.Save else True
 
     def closed(self) -> None:
         self.autosaver.discard()

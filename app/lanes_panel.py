@@ -76,9 +76,19 @@ class LanesPanel(QWidget):
 
     def set_lanes(self, names: list[str]) -> None:
         """Rebuild the rows for ``names`` (main lane first)."""
+        if list(names) == list(self.rows):
+            settings = self.player.lane_settings()
+            for name, row in self.rows.items():
+                if name in settings:
+                    row.show(settings[name])
+            return
         for row in self.rows.values():
             for widget in (row.label, row.solo, row.mute, row.gain, row.gain_label):
                 self._grid.removeWidget(widget)
+                # Hidden at once: deletion waits for the event loop, and until then an
+                # unlaid-out widget would paint over the whole panel.
+                widget.hide()
+                widget.setParent(None)
                 widget.deleteLater()
         self.rows = {}
         settings = self.player.lane_settings()

@@ -61,6 +61,7 @@ class MainWindow(QMainWindow):
         self._ui_timer = QTimer(self, interval=1000 // UI_HZ, timeout=self._tick)
         self._ui_timer.start()
         self._apply_preferences()
+        self._restore_geometry()
         if open_demo_on_first_launch and not self.settings.first_launch_done:
             self.settings.first_launch_done = True
             QTimer.singleShot(0, lambda: self.open_file(self.demo_path()))
@@ -100,7 +101,7 @@ class MainWindow(QMainWindow):
         lanes_dock.raise_()
         self._dock("Meters", self.meters, Qt.RightDockWidgetArea)
         self.resizeDocks([chain_dock, lanes_dock], [3, 1], Qt.Horizontal)
-        self.resizeDocks([chain_dock], [300], Qt.Vertical)
+        self.resizeDocks([chain_dock], [340], Qt.Vertical)
         self.statusBar().addPermanentWidget(self.render_progress)
         self.resize(1400, 900)
 
@@ -173,7 +174,9 @@ class MainWindow(QMainWindow):
         self.renderer.progress.connect(self._render_progress)
         self.renderer.lanes_changed.connect(self._lanes_changed)
         self.renderer.node_stats.connect(self.editor.set_stats)
-        self.renderer.failed.connect(lambda msg: self.show_error("Processing failed", msg))
+        self.renderer.failed.connect(self._render_failed)
+        self.views.log_frequency_changed.connect(self._views_log_changed)
+        self.views.compare_mode_changed.connect(lambda _mode: self.docs.mark_dirty())
         self.player.playback_failed.connect(self._playback_failed)
         self.player.loop_changed.connect(self._sync_loop_action)
         self.analysis.analyse_requested.connect(self.run_analysis)
@@ -204,6 +207,7 @@ class MainWindow(QMainWindow):
             self.loader.cancel()
         self.player.stop()
         self.loader, self.source = loader, loader.source
+        self._opened_frames = loader.source.frames
         loader.progressed.connect(self._decode_progress)
         loader.finished.connect(self._decode_finished)
         loader.failed.connect(lambda msg: self.show_error("Cannot read the whole file", msg))
@@ -231,6 +235,10 @@ class MainWindow(QMainWindow):
         self.views.refresh()
 
     def _decode_finished(self) -> None:
+        if self.source.frames != self._opened_frames:
+            # The header under-stated the length: render the true length.
+            self.renderer.set_source(self.source)
+            self._update_render()
         self.views.refresh()
         self._show_info()
         self.source_loaded.emit()
@@ -289,12 +297,25 @@ class MainWindow(QMainWindow):
         if names:
             self.views.set_processed(self.renderer.lane_data(names[0]), self.renderer.covered())
 
+    def _render_failed(self, message: str) -> None:
+        self.statusBar().showMessage(f"Processing failed: {message}", 15000)
+        if message != self._last_render_error:  # one dialog per problem, not one per edit
+            self._last_render_error = message
+            self.show_error("Processing failed", message)
+
+    _last_render_error = ""
+
+    def _views_log_changed(self, on: bool) -> None:
+        self.log_action.setChecked(on)
+        self.settings.log_frequency = on
+
     def _render_progress(self, fraction: float) -> None:
         self.render_progress.setValue(int(round(100 * fraction)))
 
     # -- transport ------------------------------------------------------------
     def seek(self, seconds: float) -> None:
         self.player.seek(seconds)
+        self.transport.refresh()
         if self.source is not None:
             self.renderer.set_focus(int(seconds * self.source.sample_rate))
 
@@ -323,6 +344,7 @@ class MainWindow(QMainWindow):
 
     def _log_toggled(self, on: bool) -> None:
         self.views.set_log_frequency(on)
+        self.docs.mark_dirty()
         self.settings.log_frequency = on
 
     def _tick(self) -> None:
@@ -417,13 +439,39 @@ class MainWindow(QMainWindow):
         QMessageBox.about(self, "About Restora",
                           f"Restora {__version__}\nAudio repair and separation workstation.\nGPL-3.0-or-later.")
 
+    def _confirm_stop_batch(self) -> bool:
+        batch = getattr(self, "batch_window", None)
+        if batch is None or not batch.running:
+            return True
+        answer = QMessageBox.question(self, "Batch running", "A batch is still running. Cancel it and quit?")
+        return answer == QMessageBox.Yes
+
+    def _restore_geometry(self) -> None:
+        geometry, state = self.settings.window_geometry, self.settings.window_state
+        if geometry is not None and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        if state is not None and not state.isEmpty():
+            self.restoreState(state)
+
     def closeEvent(self, event) -> None:  # noqa: N802
-        if not self.docs.confirm_close():
+        if not self.docs.confirm_close() or not self._confirm_stop_batch():
             event.ignore()
             return
+        self.settings.window_geometry = self.saveGeometry()
+        self.settings.window_state = self.saveState()
+        self._ui_timer.stop()
         self.player.close()
         self.renderer.shutdown()
         if self.loader is not None:
             self.loader.cancel()
+        self.views.shutdown()
+        self.analysis.shutdown()
+        for dialog in (getattr(self, "export_window", None), getattr(self, "batch_window", None)):
+            try:
+                if dialog is not None:
+                    dialog.shutdown()
+                    dialog.close()
+            except RuntimeError:
+                pass  # already deleted with WA_DeleteOnClose
         self.docs.closed()
         super().closeEvent(event)

@@ -9,11 +9,15 @@ signal; a missing or vanished device ends in ``"stopped"`` plus a
 
 from __future__ import annotations
 
+import sys
+
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from restora.app import audio_output
 from restora.app.audio_output import AudioOutput, AudioUnavailable
 from restora.app.playback import A, B, LaneSetting, MeterReading, PlaybackMixer
+
+SWITCH_INTERVAL_S = 0.0005
 
 PLAYING, PAUSED, STOPPED = "playing", "paused", "stopped"
 
@@ -34,6 +38,10 @@ class Player(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        # The audio callback needs the GIL once per device period (5 ms at 256 frames):
+        # with Python's default 5 ms switch interval a busy render thread can hold it
+        # for a whole period and the device underflows.
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
         self._source = self._provider = self._mixer = self._output = None
         self._generation = 0
         self._state = STOPPED
@@ -222,6 +230,15 @@ class Player(QObject):
     def unavailable_reason(self) -> str:
         """"" when the configured output can be used, else why not (plain words)."""
         return audio_output.unavailable_reason(self._device)
+
+    def stream_stats(self) -> dict:
+        """The open stream's callbacks, underflows and output latency (s); empty when closed."""
+        out = self._output
+        if out is None:
+            return {}
+        return {"callbacks": out.callbacks, "underflows": out.underflows, "underflow_at": list(out.underflow_at),
+                "latency_s": out.latency,
+                "device": out.device_name, "samplerate": out.samplerate}
 
     def take_meters(self) -> MeterReading | None:
         """Input/output peaks since the last call, or None without a recording."""

@@ -382,11 +382,21 @@ class SpectrumViews(QWidget):
             except Exception:  # noqa: BLE001 — a failed redraw must not take the window down
                 log.exception("background %s computation failed", kind)
                 return
+            if self._closing:
+                return
             try:
                 emit_signal(self._computed, (kind, generation, payload))
             except RuntimeError:
                 pass  # the widget was deleted meanwhile
-        self._pool.submit(run)
+        if not self._closing:
+            self._pool.submit(run)
+
+    _closing = False
+
+    def shutdown(self) -> None:
+        """Finish background drawing work before the widget is destroyed."""
+        self._closing = True
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _on_computed(self, result) -> None:
         kind, generation, payload = result

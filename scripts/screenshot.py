@@ -38,6 +38,7 @@ def main() -> int:
 
     app = create_app([])
     window = MainWindow(open_demo_on_first_launch=False)
+    window.show_error = lambda title, text: sys.exit(f"screenshot: {title}: {text}")
     window.setGeometry(0, 0, width, height)
     window.show()
     window.open_file(window.demo_path())
@@ -46,13 +47,13 @@ def main() -> int:
     window.views.set_compare_mode("beside")
     window.views.set_selection((4.0, 7.5))
     _wait(app, lambda: window.renderer.is_idle() and window.renderer.fraction() >= 1.0, 120)
-    window.player.seek(5.2)
-    window.views.set_playhead(5.2)
+    window.seek(5.2)
     _wait(app, lambda: False, 1.5)  # let every view repaint
     QApplication.processEvents()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["/usr/bin/import", "-window", "root", "-crop", f"{width}x{height}+0+0", str(args.out)],
                    check=True)
+    window.docs.dirty = False  # nothing to save: do not ask
     window.close()
     return 0
 

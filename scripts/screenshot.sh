@@ -24,6 +24,8 @@ fi
 
 # A throw-away settings/audio environment so the shot never touches the user's own.
 TMP="$(mktemp -d)"
+RESTORA_MODELS="${RESTORA_MODELS:-$(.venv/bin/python -c 'from restora.models.store import model_root; print(model_root())')}"
+export RESTORA_MODELS
 trap 'rm -rf "$TMP"' EXIT
 export XDG_CONFIG_HOME="$TMP/config" XDG_DATA_HOME="$TMP/data"
 xvfb-run -a -s "-screen 0 1440x900x24" env QT_QPA_PLATFORM=xcb \

@@ -93,6 +93,40 @@ def test_real_stream_delivers_the_processed_lane(qtbot, null_device):
     assert not np.allclose(processed[SR:SR + 1000], original[SR:SR + 1000], atol=0.1)
 
 
+def test_real_stream_delivers_what_the_renderer_made(qtbot, null_device):
+    """The whole path: a chain rendered in the background, played through a real stream."""
+    from restora.app.render import RenderController
+    from restora.graph.preset import _validated
+
+    original = _tone(440.0)
+    source = SourceAudio.from_array(original, SR)
+    renderer = RenderController()
+    renderer.set_source(source)
+    renderer.set_preset(_validated({"restora_preset": 1, "name": "t", "outputs": {"processed": "g"},
+                                    "nodes": [{"id": "g", "type": "gain", "params": {"gain_db": -12}}]}, "test"))
+    assert renderer.wait_idle(20)
+    player = Player()
+    player.set_source(source)
+    player.set_provider(renderer)
+    player.set_ab("B")
+    player.set_level_match(False)
+    mixer = player.mixer()
+    mixer.capture = []
+    with qtbot.waitSignal(player.state_changed):
+        player.play()
+    qtbot.waitUntil(lambda: sum(len(b) for _, b in mixer.capture) >= SR // 2, timeout=5000)
+    blocks, mixer.capture = mixer.capture, None
+    player.close()
+    renderer.shutdown()
+    expected = original * 10 ** (-12 / 20)
+    checked = 0
+    for start, block in blocks:
+        if start >= mixer.ramp_frames:
+            np.testing.assert_allclose(block, expected[start:start + len(block)], atol=1e-6)
+            checked += len(block)
+    assert checked >= SR // 4
+
+
 def test_no_device_says_why_and_keeps_working(qtbot, no_device):
     player, original, _ = _player_with_lanes(qtbot)
     assert not player.available()

@@ -8,10 +8,10 @@ import time
 import numpy as np
 import pytest
 import soundfile as sf
-from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
+from PySide6.QtCore import QEvent, QMimeData, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from restora.app.main_window import MainWindow
 from restora.app.settings import Settings
@@ -52,7 +52,11 @@ def make_window(qtbot, tmp_path, monkeypatch):
 
     yield make
     for window in made:
+        window.docs.dirty = False
         window.close()
+        # Destroy the C++ side now, in order, rather than whenever Python's GC gets to it.
+        window.deleteLater()
+    QApplication.sendPostedEvents(None, QEvent.DeferredDelete)
 
 
 def _open(qtbot, window, path):
