@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QFileDialog, QForm
 
 from restora.app.export_job import (BatchItem, eta_seconds, format_seconds, overall_fraction, run_batch_item,
                                     scan_folder)
-from restora.app.jobs import Job, emit_signal
+from restora.app.jobs import Job
 from restora.errors import RestoraError, UsageError
 from restora.graph.file_job import WRITABLE, OutputOptions
 from restora.graph.preset import Preset, builtin_names, load_preset
@@ -383,7 +383,7 @@ class BatchDialog(QDialog):
         self.cancel_button.setEnabled(False)
         summary = self._summary(run)
         self.eta_label.setText(", ".join(f"{n} {k}" for k, n in summary.items() if isinstance(n, int) and n))
-        emit_signal(self.finished_batch, summary)
+        self.finished_batch.emit(summary)
 
     def _summary(self, run: _Run | None) -> dict:
         counts = {kind: sum(item.kind == kind for item in self.items)

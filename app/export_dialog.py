@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDialog, QFil
                                QPushButton, QRadioButton, QVBoxLayout, QWidget)
 
 from restora.app.export_job import default_destinations, export_lanes
-from restora.app.jobs import Job, emit_signal
+from restora.app.jobs import Job
 from restora.dsp import audio_io
 from restora.errors import AudioOutputError, RestoraError, UsageError
 from restora.graph.file_job import WRITABLE, OutputOptions, default_ext
@@ -283,7 +283,7 @@ class ExportDialog(QDialog):
         folder = next(iter(written.values())).parent
         QSettings().setValue(SETTINGS_FOLDER, str(folder))
         self.status_label.setText("Exported " + ", ".join(p.name for p in written.values()))
-        emit_signal(self.exported, dict(written))
+        self.exported.emit(dict(written))
         self.accept()
 
     def _failed(self, message: str) -> None:

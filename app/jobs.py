@@ -10,9 +10,7 @@ Failures become one plain sentence for a dialog, never a traceback.
 
 from __future__ import annotations
 
-import ctypes
 import logging
-import sys
 import threading
 import time
 from typing import Callable
@@ -25,36 +23,6 @@ log = logging.getLogger("restora")
 
 #: ``work(cancel, progress)``: check ``cancel`` often, call ``progress(fraction in [0, 1])``.
 Work = Callable[[threading.Event, Callable[[float], None]], object]
-
-
-class _EmitProbe(QObject):
-    ping = Signal()
-
-
-def _emit_drops_a_reference() -> bool:
-    """True when ``SignalInstance.emit`` returns ``True`` without owning it (seen in PySide6 6.12).
-
-    Each such emit then lowers ``True``'s reference count by one; on Python
-    < 3.12 (where ``True`` is not immortal) a long session ends in "Fatal
-    Python error: bool_dealloc". Measured once, so a fixed PySide6 is left alone.
-    """
-    probe = _EmitProbe()
-    before = sys.getrefcount(True)
-    probe.ping.emit()
-    dropped = sys.getrefcount(True) < before
-    if dropped:
-        ctypes.pythonapi.Py_IncRef(ctypes.py_object(True))
-    return dropped
-
-
-_COMPENSATE_EMIT = _emit_drops_a_reference()
-
-
-def emit_signal(signal, *args) -> None:
-    """``signal.emit(*args)``, giving back the reference a buggy PySide6 takes from ``True``."""
-    result = signal.emit(*args)
-    if _COMPENSATE_EMIT and result is True:
-        ctypes.pythonapi.Py_IncRef(ctypes.py_object(result))
 
 
 def error_message(exc: BaseException) -> str:
@@ -132,30 +100,30 @@ class Job(QObject):
         now = time.monotonic()
         if now - self._last_emit >= self._min_interval:
             self._last_emit = now
-            emit_signal(self._relay_progress, float(fraction))
+            self._relay_progress.emit(float(fraction))
 
     def _run(self) -> None:
         try:
             result = self._work(self._cancel, self._report)
         except Cancelled:
-            emit_signal(self._relay_end, "cancelled", None)
+            self._relay_end.emit("cancelled", None)
         except BaseException as exc:  # noqa: BLE001 - every failure becomes a message
-            emit_signal(self._relay_end, "failed", error_message(exc))
+            self._relay_end.emit("failed", error_message(exc))
         else:
-            emit_signal(self._relay_end, "finished", result)
+            self._relay_end.emit("finished", result)
 
     # -- owner's thread ------------------------------------------------------
     @Slot(float)
     def _on_progress(self, fraction: float) -> None:
         if self._running:
-            emit_signal(self.progress, fraction)
+            self.progress.emit(fraction)
 
     @Slot(str, object)
     def _on_end(self, kind: str, payload: object) -> None:
         self._running = False
         if kind == "finished":
-            emit_signal(self.finished, payload)
+            self.finished.emit(payload)
         elif kind == "failed":
-            emit_signal(self.failed, payload)
+            self.failed.emit(payload)
         else:
-            emit_signal(self.cancelled)
+            self.cancelled.emit()

@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from restora.app.jobs import emit_signal
 from restora.app.overview import Overview
 from restora.app.source import SourceAudio
 from restora.dsp import audio_io
@@ -153,7 +152,7 @@ class SourceLoader(QObject):
 
     def _emit(self, signal, *args) -> None:
         try:
-            emit_signal(signal, *args)
+            signal.emit(*args)
         except RuntimeError:
             pass  # the Qt object was deleted while decoding; nobody is listening any more
 

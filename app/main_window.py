@@ -23,7 +23,7 @@ from restora.app.graph_editor import GraphEditor
 from restora.app.lanes_panel import LanesPanel
 from restora.app.loader import SourceLoader
 from restora.app.meters import MetersPanel
-from restora.app.player import Player
+from restora.app.player import Player, prepare_for_realtime
 from restora.app.render import RenderController
 from restora.app.settings import Settings
 from restora.app.transport import TransportBar
@@ -62,6 +62,7 @@ class MainWindow(QMainWindow):
         self._ui_timer.start()
         self._apply_preferences()
         self._restore_geometry()
+        prepare_for_realtime()
         if open_demo_on_first_launch and not self.settings.first_launch_done:
             self.settings.first_launch_done = True
             QTimer.singleShot(0, lambda: self.open_file(self.demo_path()))

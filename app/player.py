@@ -9,6 +9,7 @@ signal; a missing or vanished device ends in ``"stopped"`` plus a
 
 from __future__ import annotations
 
+import gc
 import sys
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
@@ -20,6 +21,21 @@ from restora.app.playback import A, B, LaneSetting, MeterReading, PlaybackMixer
 SWITCH_INTERVAL_S = 0.0005
 
 PLAYING, PAUSED, STOPPED = "playing", "paused", "stopped"
+
+
+def prepare_for_realtime() -> None:
+    """Keep the interpreter from starving the audio callback of the GIL.
+
+    The callback needs the GIL once per device period (5 ms at 256 frames).
+    Python's default 5 ms switch interval lets a busy render thread hold it for
+    a whole period, and a full garbage collection of the tens of thousands of
+    objects Qt, numpy and the models create held it for about 85 ms here;
+    freezing what exists once the window is built (and again at each play)
+    keeps later collections small.
+    """
+    sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
+    gc.collect()
+    gc.freeze()
 
 
 class Player(QObject):
@@ -38,9 +54,7 @@ class Player(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        # The audio callback needs the GIL once per device period (5 ms at 256 frames):
-        # with Python's default 5 ms switch interval a busy render thread can hold it
-        # for a whole period and the device underflows.
+        # The callback needs the GIL once per device period (see prepare_for_realtime).
         sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
         self._source = self._provider = self._mixer = self._output = None
         self._generation = 0
@@ -93,6 +107,9 @@ class Player(QObject):
         """Start or resume; on failure emit ``playback_failed`` and stay stopped."""
         if self._mixer is None or self._state == PLAYING:
             return
+        # Objects made since start-up (models, plots) would otherwise make the
+        # next full garbage collection hold the GIL for tens of milliseconds.
+        gc.freeze()
         self._close_output()
         try:
             output = self._open_output()

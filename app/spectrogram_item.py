@@ -15,7 +15,6 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 
-from restora.app.jobs import emit_signal
 
 TILE = 1024          # spectrogram columns per ImageItem
 AXIS_WIDTH = 64      # fixed so the stacked plots' time axes line up
@@ -174,7 +173,7 @@ class TimeViewBox(pg.ViewBox):
     def mouseClickEvent(self, ev):  # noqa: N802 — pyqtgraph override
         if ev.button() == Qt.MouseButton.LeftButton:
             ev.accept()
-            emit_signal(self.seek_requested, float(self.mapSceneToView(ev.scenePos()).x()))
+            self.seek_requested.emit(float(self.mapSceneToView(ev.scenePos()).x()))
         else:
             super().mouseClickEvent(ev)
 
@@ -184,7 +183,7 @@ class TimeViewBox(pg.ViewBox):
             ev.accept()
             start = self.mapToView(QPointF(ev.buttonDownPos())).x()
             end = self.mapToView(QPointF(ev.pos())).x()
-            emit_signal(self.selection_dragged, float(min(start, end)), float(max(start, end)), bool(ev.isFinish()))
+            self.selection_dragged.emit(float(min(start, end)), float(max(start, end)), bool(ev.isFinish()))
         else:
             super().mouseDragEvent(ev, axis)
 

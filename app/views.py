@@ -18,7 +18,6 @@ import pyqtgraph as pg
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from restora.app.jobs import emit_signal
 from restora.app.overview import Overview, compare_overviews, range_detail
 from restora.app.source import SourceAudio
 from restora.app.spectrogram_item import SpectrogramLayer, detail_plan, peak_line, time_plot
@@ -219,7 +218,7 @@ class SpectrumViews(QWidget):
         if self.source is not None:
             self._update_limits()
             self.spec_plot.setYRange(*self._frequency_span(), padding=0)
-        emit_signal(self.log_frequency_changed, log_scale)
+        self.log_frequency_changed.emit(log_scale)
 
     def set_controls_visible(self, visible: bool) -> None:
         """Hide the built-in log-frequency and compare controls (a window may offer its own)."""
@@ -273,7 +272,7 @@ class SpectrumViews(QWidget):
     def _commit_selection(self, selection) -> None:
         if selection != self._selection:
             self._selection = selection
-            emit_signal(self.selection_changed, selection)
+            self.selection_changed.emit(selection)
 
     def _on_region_moved(self, region) -> None:
         if not self._syncing:
@@ -290,7 +289,7 @@ class SpectrumViews(QWidget):
 
     def _on_click(self, seconds: float) -> None:
         duration = self.source.duration_s if self.source else 0.0
-        emit_signal(self.seek_requested, min(max(0.0, seconds), duration))
+        self.seek_requested.emit(min(max(0.0, seconds), duration))
 
     def set_playhead(self, seconds: float) -> None:
         """Move the playhead; while following, page the view along when playback leaves it."""
@@ -333,7 +332,7 @@ class SpectrumViews(QWidget):
             return
         self._mode = mode
         self._show_mode()
-        emit_signal(self.compare_mode_changed, mode)
+        self.compare_mode_changed.emit(mode)
 
     def _show_mode(self) -> None:
         """Put the right data in the main/lower layers and the waveform overlay for the mode."""
@@ -385,7 +384,7 @@ class SpectrumViews(QWidget):
             if self._closing:
                 return
             try:
-                emit_signal(self._computed, (kind, generation, payload))
+                self._computed.emit((kind, generation, payload))
             except RuntimeError:
                 pass  # the widget was deleted meanwhile
         if not self._closing:
@@ -405,7 +404,7 @@ class SpectrumViews(QWidget):
         if kind == "processed":
             self._processed_view = payload
             self._show_mode()
-            emit_signal(self.processed_drawn)
+            self.processed_drawn.emit()
         else:
             self._apply_detail(payload)
 

@@ -121,6 +121,32 @@ def play(app, player, renderer, source, seconds: float, live: bool) -> dict:
             "change_ms": [round(1000 * c) for c in changes]}
 
 
+def block_latency(audio: np.ndarray, block_frames: int) -> dict:
+    """Input block -> output block through the DFN3 node, as the renderer feeds it.
+
+    Per block: the compute time of ``process`` and the audio the node still
+    holds back afterwards (its look-ahead); their sum is the time from an
+    input block entering to its samples leaving (ms).
+    """
+    from restora.graph.registry import node_class
+
+    node = node_class("deepfilternet3")()
+    node.start(RATE, audio.shape[1])
+    pushed = emitted = 0
+    compute, held = [], []
+    for start in range(0, len(audio) - block_frames, block_frames):
+        block = audio[start:start + block_frames]
+        t0 = time.perf_counter()
+        out = node.process(block)["main"]
+        compute.append(1000 * (time.perf_counter() - t0))
+        pushed, emitted = pushed + len(block), emitted + len(out)
+        held.append(1000 * (pushed - emitted) / RATE)
+    node.close()
+    total = [c + h for c, h in zip(compute[5:], held[5:])]  # after the session warms up
+    return {"block_ms": 1000 * block_frames / RATE, "compute_ms": statistics.median(compute[5:]),
+            "held_ms": statistics.median(held[5:]), "median_ms": statistics.median(total), "max_ms": max(total)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=60.0)
@@ -131,7 +157,7 @@ def main() -> int:
         from PySide6.QtWidgets import QApplication
 
         from restora.app import audio_output
-        from restora.app.player import Player
+        from restora.app.player import Player, prepare_for_realtime
         from restora.app.render import RenderController
         from restora.app.source import SourceAudio
 
@@ -144,10 +170,12 @@ def main() -> int:
         player.set_source(source)
         player.configure(device=None, blocksize=PERIOD, samplerate=None)
         player.set_level_match(True)
+        prepare_for_realtime()  # as the main window does once it is built
         peer = play(app, player, renderer, source, args.seconds, live=False)
         ours = play(app, player, renderer, source, args.seconds, live=True)
         renderer.shutdown()
         player.close()
+        latencies = [block_latency(source.data[:20 * RATE], frames) for frames in (480, 4096)]
     finally:
         try:  # PortAudio must let go of the JACK server before it stops
             import sounddevice
@@ -171,6 +199,10 @@ def main() -> int:
     if ours["change_ms"]:
         print(f"parameter change -> heard (ms): {ours['change_ms']} "
               f"(median {statistics.median(ours['change_ms']):.0f})")
+    print("input block -> output block through the DFN3 node (ms): "
+          "block, compute (median), held back (look-ahead), total median / max")
+    for r in latencies:
+        print(f"  {r['block_ms']:6.1f} {r['compute_ms']:8.1f} {r['held_ms']:8.1f} {r['median_ms']:8.1f} / {r['max_ms']:.1f}")
     if peer["underflows"] is not None and ours["underflows"] is not None:
         print(f"underflows ours/peer: {ours['underflows']} / {peer['underflows']}")
     return 0
