@@ -8,6 +8,7 @@ loading and views (loader, views), the chain (chain, graph_editor), rendering
 
 from __future__ import annotations
 
+import gc
 import logging
 from pathlib import Path
 
@@ -475,4 +476,5 @@ class MainWindow(QMainWindow):
             except RuntimeError:
                 pass  # already deleted with WA_DeleteOnClose
         self.docs.closed()
+        gc.unfreeze()  # let interpreter shut-down collect them (native modules report leaks otherwise)
         super().closeEvent(event)

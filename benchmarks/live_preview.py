@@ -21,6 +21,7 @@ Needs jackd (``apt-get install --no-install-recommends jackd2``)::
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import shutil
 import statistics
@@ -176,6 +177,7 @@ def main() -> int:
         renderer.shutdown()
         player.close()
         latencies = [block_latency(source.data[:20 * RATE], frames) for frames in (480, 4096)]
+        gc.unfreeze()
     finally:
         try:  # PortAudio must let go of the JACK server before it stops
             import sounddevice
