@@ -40,9 +40,9 @@ def make_window(qtbot, tmp_path, monkeypatch):
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Yes)
     made = []
 
-    def make(name: str = "s"):
+    def make(name: str = "s", first_launch: bool = False):
         settings = Settings(QSettings(str(tmp_path / f"{name}.ini"), QSettings.IniFormat))
-        window = MainWindow(settings, open_demo_on_first_launch=False, autosave_folder=tmp_path / "autosave")
+        window = MainWindow(settings, open_demo_on_first_launch=first_launch, autosave_folder=tmp_path / "autosave")
         window.errors = []
         window.show_error = lambda title, text: window.errors.append((title, text))
         qtbot.addWidget(window)
@@ -294,3 +294,31 @@ def test_without_an_audio_device_the_window_says_why_and_still_works(qtbot, make
     window.player.play()
     assert window.player.state() != "playing"
     assert "playback is off" in window.statusBar().currentMessage().lower() or window.errors
+
+
+def test_analysis_panel_measures_original_and_processed(qtbot, make_window, recording):
+    window = make_window()
+    _open(qtbot, window, recording)
+    _add_gain(qtbot, window)
+    with qtbot.waitSignal(window.analysis.finished, timeout=30000) as done:
+        window.analysis.button.click()
+    result = done.args[0]
+    before, after = result["original"]["lufs"], result["processed"]["lufs"]
+    assert after == pytest.approx(before + GAIN_DB, abs=0.1)
+
+
+def test_clicking_the_views_seeks_the_player(qtbot, make_window, recording):
+    window = make_window()
+    _open(qtbot, window, recording)
+    window.views.seek_requested.emit(1.25)
+    assert window.player.position_s() == pytest.approx(1.25, abs=1e-3)
+    assert window.transport.time_label.text().startswith("00:01.250")
+
+
+def test_the_demo_opens_on_first_launch_only(qtbot, make_window):
+    first = make_window("fresh", first_launch=True)
+    qtbot.waitUntil(first.is_loaded, timeout=10000)
+    assert first.source.path == first.demo_path()
+    again = make_window("fresh", first_launch=True)
+    qtbot.wait(100)
+    assert again.source is None
