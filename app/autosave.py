@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Callable
 
 from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
+from restora.app.project import Project, check_source, project_from_json, project_to_json, read_json, write_json_atomic
+from restora.dsp.partial_files import pid_alive
 
-from restora.app.project import (Project, check_source, project_from_json, project_to_json, read_json,
-                                 write_json_atomic)
 from restora.errors import RestoraError
 
 log = logging.getLogger("restora")
@@ -46,20 +46,6 @@ def default_folder() -> Path:
     return Path(base or Path.home() / ".restora") / "autosave"
 
 
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by another user
-    except OSError:
-        return False
-    return True
-
-
 def _lock_of(autosave: Path) -> Path:
     return autosave.with_name(autosave.name[:-len(AUTOSAVE_SUFFIX)] + LOCK_SUFFIX)
 
@@ -69,7 +55,7 @@ def _owner_alive(autosave: Path) -> bool:
         pid = int(_lock_of(autosave).read_text().strip())
     except (OSError, ValueError):
         return False
-    return _alive(pid)
+    return pid_alive(pid)
 
 
 class Autosaver(QObject):

@@ -392,12 +392,10 @@ class BatchDialog(QDialog):
                 "output_folder": str(run.out_root) if run else "",
                 "seconds": time.monotonic() - run.started if run else 0.0}
 
-    def shutdown(self, timeout_s: float = 30.0) -> None:
+    def shutdown(self) -> None:
         """Cancel the running job and wait for its thread (when the main window closes)."""
-        job = self._job
-        if job is not None:
-            job.cancel()
-            job.wait(timeout_s)
+        if self._job is not None:
+            self._job.stop()
 
     def _set_busy(self, busy: bool) -> None:
         for widget in (self.scan_button, self.start_button, self.preset_combo, self.input_edit,

@@ -255,12 +255,10 @@ class ExportDialog(QDialog):
         self.status_label.setText("Exporting…")
         job.start()
 
-    def shutdown(self, timeout_s: float = 30.0) -> None:
+    def shutdown(self) -> None:
         """Cancel the running job and wait for its thread (when the main window closes)."""
-        job = self._job
-        if job is not None:
-            job.cancel()
-            job.wait(timeout_s)
+        if self._job is not None:
+            self._job.stop()
 
     def _set_busy(self, busy: bool) -> None:
         for widget in (self.format_combo, self.depth_combo, self.rate_combo, self.dest_edit,

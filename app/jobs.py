@@ -88,6 +88,11 @@ class Job(QObject):
         """Ask the work to stop; ``cancelled`` follows once it has cleaned up."""
         self._cancel.set()
 
+    def stop(self, timeout: float | None = 30.0) -> bool:
+        """Cancel and wait for the worker thread to end (e.g. when the window closes)."""
+        self.cancel()
+        return self.wait(timeout)
+
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the worker thread has ended (signals still need the event loop)."""
         if self._thread is None:

@@ -31,13 +31,18 @@ def spool_prefix() -> str:
     return f".restora-spool-{os.getpid()}-"
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (used to tell a crashed session's leftovers from a live one's)."""
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True  # exists, owned by someone else
+    except OSError:
+        return False
     return True
 
 
@@ -49,7 +54,7 @@ def remove_leftovers(folder: Path, recursive: bool = False) -> int:
     entries = folder.rglob(".*") if recursive else folder.glob(".*")
     for path in list(entries):
         match = _LEFTOVER.match(path.name)
-        if not match or _alive(int(match.group(1))):
+        if not match or pid_alive(int(match.group(1))):
             continue
         try:
             shutil.rmtree(path) if path.is_dir() else path.unlink()
