@@ -14,12 +14,12 @@ so what the user hears is what gets written.
 from __future__ import annotations
 
 import copy
-from collections import deque
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
+from restora.graph.fifo import BlockFifo
 from restora.graph.preset import GRAPH_INPUT, RESIDUAL, Preset
 
 REMOVED = "removed"
@@ -84,31 +84,6 @@ def scope_weights(start: int, frames: int, scope: tuple[int, int] | None, fade_f
     return w.astype(np.float32)
 
 
-class _StreamFifo:
-    def __init__(self) -> None:
-        self.blocks: deque[np.ndarray] = deque()
-        self.frames = 0
-
-    def write(self, block: np.ndarray) -> None:
-        if len(block):
-            self.blocks.append(np.asarray(block, np.float32))
-            self.frames += len(block)
-
-    def pop(self, frames: int) -> np.ndarray:
-        parts, need = [], frames
-        while need:
-            head = self.blocks[0]
-            if len(head) <= need:
-                parts.append(self.blocks.popleft())
-                need -= len(head)
-            else:
-                parts.append(head[:need])
-                self.blocks[0] = head[need:]
-                need = 0
-        self.frames -= frames
-        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
-
-
 class LaneAssembler:
     """Collects the aligned output streams of a :func:`lane_preset` run into lane blocks.
 
@@ -127,8 +102,8 @@ class LaneAssembler:
         self.scope = scope
         self.fade_frames = int(fade_frames)
         self.position = int(first_frame)
-        self._fifos = {lane.name: _StreamFifo() for lane in lanes if lane.kind != "removed"}
-        self._fifos[INPUT_STREAM] = _StreamFifo()
+        self._fifos = {lane.name: BlockFifo(0) for lane in lanes if lane.kind != "removed"}
+        self._fifos[INPUT_STREAM] = BlockFifo(0)
 
     @property
     def sinks(self) -> dict[str, "_AssemblerSink"]:
@@ -168,5 +143,5 @@ class _AssemblerSink:
         self.owner, self.name = owner, name
 
     def write(self, block: np.ndarray) -> None:
-        self.owner._fifos[self.name].write(block)
+        self.owner._fifos[self.name].push(np.asarray(block, np.float32))
         self.owner._written()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import tempfile
 import threading
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Protocol
@@ -22,6 +21,7 @@ import numpy as np
 
 from restora.dsp import partial_files
 from restora.errors import Cancelled, UsageError
+from restora.graph.fifo import BlockFifo
 from restora.graph.node import Measurement, Node
 from restora.graph.preset import GRAPH_INPUT, RESIDUAL, NodeSpec, Preset
 from restora.graph.registry import node_class
@@ -52,35 +52,6 @@ class ArraySink:
         return np.concatenate(self.blocks, axis=0)
 
 
-class _InputFifo:
-    """The frames a node has received but not yet matched by its outputs."""
-
-    def __init__(self, channels: int) -> None:
-        self._blocks: deque[np.ndarray] = deque()
-        self._channels = channels
-
-    def push(self, block: np.ndarray) -> None:
-        if len(block):
-            self._blocks.append(block)
-
-    def pop(self, frames: int) -> np.ndarray:
-        parts, need = [], frames
-        while need > 0:
-            if not self._blocks:
-                raise RuntimeError("node returned more frames than it received")
-            head = self._blocks[0]
-            if len(head) <= need:
-                parts.append(self._blocks.popleft())
-                need -= len(head)
-            else:
-                parts.append(head[:need])
-                self._blocks[0] = head[need:]
-                need = 0
-        if not parts:
-            return np.zeros((0, self._channels), np.float32)
-        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
-
-
 @dataclass
 class _NodeRun:
     """A node in a running graph, with its consumers per output port."""
@@ -88,7 +59,7 @@ class _NodeRun:
     spec: NodeSpec
     node: Node
     consumers: dict[str, list] = field(default_factory=dict)
-    fifo: _InputFifo | None = None
+    fifo: BlockFifo | None = None
     spool: Spool | None = None
 
     @property
@@ -149,7 +120,7 @@ class GraphRun:
         try:
             for run in self.runs.values():
                 run.node.start(self.sample_rate, self.channels)
-                run.fifo = _InputFifo(self.channels)
+                run.fifo = BlockFifo(self.channels)
             with tempfile.TemporaryDirectory(prefix=partial_files.spool_prefix(), dir=self.workdir) as tmp:
                 self._tmp = Path(tmp)
                 self._stream(blocks, self.roots)
