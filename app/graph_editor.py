@@ -16,7 +16,7 @@ from pathlib import Path
 from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit,
-                               QListWidget, QListWidgetItem, QMessageBox, QPushButton, QSplitter,
+                               QListWidget, QListWidgetItem, QMessageBox, QPushButton, QScrollArea, QSplitter,
                                QToolButton, QVBoxLayout, QWidget)
 
 from restora.app.chain import ChainModel
@@ -150,7 +150,12 @@ class GraphEditor(QWidget):
         column.addWidget(self.node_list, 1)
         details = QSplitter(Qt.Orientation.Vertical)
         details.addWidget(self.param_panel)
-        details.addWidget(self.info_panel)
+        # Scrolled, so the card's long lines never squeeze the parameter form.
+        info_scroll = QScrollArea()
+        info_scroll.setWidgetResizable(True)
+        info_scroll.setFrameShape(QScrollArea.NoFrame)
+        info_scroll.setWidget(self.info_panel)
+        details.addWidget(info_scroll)
         details.setStretchFactor(0, 3)  # the form needs the room; the card is a few lines
         details.setStretchFactor(1, 1)
         splitter = QSplitter(Qt.Orientation.Horizontal)
