@@ -9,7 +9,10 @@ with a whole-file node (loudness normalisation) run once, start to end.
 
 The audio thread calls :meth:`RenderController.read`, which never blocks; a
 range the new generation has not rendered yet is served from the previous
-one, so a parameter tweak during playback does not drop to silence.
+one (a single fallback generation, complete or not), so a parameter tweak
+during playback does not drop to silence. Lane arrays of long recordings are
+memory-mapped scratch files (:mod:`restora.app.render_storage`), deleted when
+their generation is dropped and all of them at :meth:`RenderController.shutdown`.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from restora.app.render_cache import Intervals, LaneCache, cache_key, interval_at, uncovered
+from restora.app.render_storage import RAM_LIMIT_BYTES, LaneStorage, remove_leftovers, scratch_root
 from restora.app.source import SourceAudio
 from restora.errors import Cancelled, RestoraError
 from restora.graph.lanes import DEFAULT_FADE_S, INPUT_STREAM, Lane, LaneAssembler, lane_preset, lanes_for
@@ -100,12 +104,13 @@ class _Generation:
     """One preset + scope over one source, with its cache and statistics."""
 
     def __init__(self, preset: Preset, scope: tuple[int, int] | None, source: SourceAudio,
-                 cache: LaneCache | None = None) -> None:
+                 storage: LaneStorage | None = None, cache: LaneCache | None = None) -> None:
         self.preset = preset
         self.source = source
         self.lanes: list[Lane] = lanes_for(preset)
         self.scope = None if scope is None else (max(0, int(scope[0])), min(source.frames, int(scope[1])))
-        self.cache = cache or LaneCache(self.lanes, source.frames, source.channels, energy_range=self.scope)
+        self.cache = cache or LaneCache(self.lanes, source.frames, source.channels, energy_range=self.scope,
+                                        original=source, storage=storage)
         self.key = cache_key(preset, self.scope, source.path, source.sample_rate, source.frames, source.channels)
         self.whole_file = any(node_class(s.type).NEEDS_WHOLE_FILE and not s.bypass for s in preset.nodes)
         self.stats = _Stats(preset)
@@ -181,6 +186,9 @@ class _Worker:
         self._last_stats = 0.0
 
     def run(self) -> None:
+        # Allocated here, not by the GUI thread: a full disk ends this job with a message.
+        if not self.cache.allocate():
+            raise Cancelled("the generation was dropped")
         if self.gen.whole_file:
             self._render_whole()
         else:
@@ -350,7 +358,11 @@ class RenderController(QObject):
 
     Frames are source frames at the source's sample rate; lane audio is
     float32 [frames, channels]. Signals are emitted from worker threads and
-    reach receivers in the GUI thread queued.
+    reach receivers in the GUI thread queued. Lanes of at least
+    ``ram_limit_bytes`` are kept in files of a private folder under
+    ``scratch_dir`` (default: the user cache dir, see
+    :func:`~restora.app.render_storage.scratch_root`); creating a controller
+    removes such folders left by sessions that crashed.
     """
 
     progress = Signal(float)     # rendered share of the scope (or file), 0..1
@@ -361,16 +373,20 @@ class RenderController(QObject):
     idle = Signal()              # the current preset is rendered completely
 
     def __init__(self, parent: QObject | None = None, *, preroll_s: float = PREROLL_S,
-                 block_frames: int = BLOCK_FRAMES) -> None:
+                 block_frames: int = BLOCK_FRAMES, scratch_dir=None,
+                 ram_limit_bytes: int = RAM_LIMIT_BYTES) -> None:
         super().__init__(parent)
         self.preroll_s = float(preroll_s)
         self.block_frames = int(block_frames)
+        root = scratch_dir if scratch_dir is not None else scratch_root()
+        remove_leftovers(root)
+        self._storage = LaneStorage(root, ram_limit=ram_limit_bytes)
         self._lock = threading.Lock()
         self._source: SourceAudio | None = None
         self._preset: Preset | None = None
         self._scope: tuple[int, int] | None = None
         self._gen: _Generation | None = None
-        self._fallbacks: list[LaneCache] = []
+        self._fallback: LaneCache | None = None  # the previous generation's render, for unrendered ranges
         self._job: _Job | None = None
         self._retired: _Job | None = None  # last cancelled job, joined by shutdown()
         self._focus = 0
@@ -382,7 +398,7 @@ class RenderController(QObject):
         """Render ``source`` from now on (previous renders are dropped: they belong to other audio)."""
         self._source = source
         self._focus = 0
-        self._fallbacks = []
+        self._set_fallback(None)
         self._new_generation(keep_fallback=False)
 
     def set_preset(self, preset: Preset | None, scope: tuple[int, int] | None = None) -> None:
@@ -420,11 +436,9 @@ class RenderController(QObject):
         if gen is None:
             return None
         out = gen.cache.read(lane, start, frames)
-        if out is None:
-            for cache in self._fallbacks:
-                out = cache.read(lane, start, frames)
-                if out is not None:
-                    break
+        fallback = self._fallback
+        if out is None and fallback is not None:
+            out = fallback.read(lane, start, frames)
         return out
 
     def level_match_gain(self, lane: str) -> float:
@@ -432,8 +446,9 @@ class RenderController(QObject):
         gen = self._gen
         if gen is None:
             return 1.0
-        if not gen.cache.covered() and self._fallbacks:
-            return self._fallbacks[0].level_match_gain(lane)
+        fallback = self._fallback
+        if not gen.cache.covered() and fallback is not None:
+            return fallback.level_match_gain(lane)
         return gen.cache.level_match_gain(lane)
 
     @property
@@ -445,7 +460,10 @@ class RenderController(QObject):
         return [lane.name for lane in self.lanes]
 
     def lane_data(self, lane: str) -> np.ndarray | None:
-        """The current render of ``lane``: float32 [frames, channels] (valid where :meth:`covered`)."""
+        """The current render of ``lane``: float32 [frames, channels] (valid where :meth:`covered`).
+
+        ``removed`` is computed on each call (a new array); other lanes are live views.
+        """
         gen = self._gen
         return gen.cache.lane_data(lane) if gen is not None else None
 
@@ -468,13 +486,18 @@ class RenderController(QObject):
         return self._idle.wait(timeout_s)
 
     def shutdown(self, timeout_s: float = 5.0) -> None:
-        """Cancel rendering and wait (up to ``timeout_s``) for the workers to stop."""
+        """Cancel rendering, wait (up to ``timeout_s``) for the workers, and delete the scratch folder.
+
+        The current render stays readable (its files are unlinked, not
+        unmapped); a later preset renders into a new folder.
+        """
         jobs = [job for job in (self._job, self._retired) if job is not None]
         for job in jobs:
             job.cancel.set()
         for job in jobs:
             if job.thread.is_alive():
                 job.thread.join(timeout_s)
+        self._storage.close()
 
     # -- project cache ------------------------------------------------------
     def save_cache(self, folder) -> bool:
@@ -490,11 +513,17 @@ class RenderController(QObject):
         gen = self._gen
         if gen is None:
             return False
-        cache = LaneCache.load(folder, gen.key, gen.lanes, gen.cache.frames, gen.cache.channels)
+        try:
+            cache = LaneCache.load(folder, gen.key, gen.lanes, gen.cache.frames, gen.cache.channels,
+                                   original=gen.source, storage=self._storage)
+        except RestoraError as exc:  # no room to copy it in: the fresh render reports the problem
+            log.warning("saved render not loaded: %s", exc)
+            return False
         if cache is None:
             return False
         self._cancel_job()
-        self._gen = _Generation(gen.preset, gen.scope, gen.source, cache)
+        self._gen = _Generation(gen.preset, gen.scope, gen.source, self._storage, cache)
+        gen.cache.release()
         self._announce(None)
         self._start_job()
         return True
@@ -504,18 +533,27 @@ class RenderController(QObject):
         old = self._gen
         self._cancel_job()
         if keep_fallback and old is not None and old.cache.covered():
-            # A complete render alone is the best fallback; a partial one is tried before older ones.
-            self._fallbacks = [old.cache] if old.complete() else ([old.cache] + self._fallbacks)[:2]
+            # One fallback only (each costs a full-length array per lane): the latest
+            # render, complete or not, is nearest to what the user now expects to hear.
+            self._set_fallback(old.cache)
+        elif old is not None:
+            old.cache.release()  # nothing rendered yet: the current fallback stays
         old_names = [lane.name for lane in old.lanes] if old is not None else []
         new = None
         if self._preset is not None and self._source is not None:
-            new = _Generation(self._preset, self._scope, self._source)
-        else:
-            self._fallbacks = []
+            new = _Generation(self._preset, self._scope, self._source, self._storage)
         self._gen = new  # one assignment: the audio thread never sees a moment without a render
+        if new is None:
+            self._set_fallback(None)
         if self.lane_names() != old_names:
             self.lanes_changed.emit(self.lane_names())
         self._start_job()
+
+    def _set_fallback(self, cache: LaneCache | None) -> None:
+        """Make ``cache`` the fallback; the one it replaces gives its scratch files back."""
+        old, self._fallback = self._fallback, cache
+        if old is not None and old is not cache:
+            old.release()  # the audio thread may still hold its arrays: they stay mapped until dropped
 
     def _cancel_job(self) -> None:
         # Retired under the lock, so a job ending right now no longer counts as current.
@@ -555,7 +593,7 @@ class RenderController(QObject):
             if current:
                 job.gen.failed = error is not None
                 if error is None and job.gen.complete():
-                    self._fallbacks = []
+                    self._set_fallback(None)
                 self._idle.set()
         if not current:
             return

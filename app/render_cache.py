@@ -2,8 +2,12 @@
 
 A :class:`LaneCache` holds one float32 [frames, channels] array per lane at the
 source's sample rate, plus the frame intervals that hold finished audio. The
-renderer writes samples first and then publishes a new, immutable coverage
-tuple; a reader that sees a range covered therefore also sees its samples.
+``removed`` lane (input minus main) is not stored: it is computed from the
+original and the main lane when read, which saves a full-length array per
+render. Large arrays are memory-mapped scratch files (see
+:mod:`restora.app.render_storage`). The renderer writes samples first and then
+publishes a new, immutable coverage tuple; a reader that sees a range covered
+therefore also sees its samples.
 Caches can be saved beside a project and are found again by a key that changes
 whenever the preset, the scope or the source file changes.
 """
@@ -20,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from restora.app.render_storage import LaneStorage
 from restora.graph.lanes import INPUT_STREAM, Lane
 from restora.graph.preset import Preset
 
@@ -95,22 +100,81 @@ class LaneCache:
 
     ``energy_range`` (frame range, default everything) limits the frames whose
     energy counts for :meth:`level_match_gain`, so a scope is matched on what
-    was processed and not on the untouched original around it. Writers must be
-    serialised (one render job at a time); readers need no lock.
+    was processed and not on the untouched original around it. ``original``
+    is the source (a :class:`~restora.app.source.SourceAudio`, whose ``data``
+    is fetched afresh on every read, or a float32 [>= frames, channels]
+    array); without it the ``removed`` lane reads as None. ``storage``
+    allocates the lane arrays (default: in RAM); they are made by
+    :meth:`allocate` or the first write, so a full disk fails on the render
+    thread, not in the caller. Writers must be serialised (one render job at
+    a time); readers need no lock.
     """
 
     def __init__(self, lanes: list[Lane], frames: int, channels: int, *,
-                 energy_range: tuple[int, int] | None = None) -> None:
+                 energy_range: tuple[int, int] | None = None, original=None,
+                 storage: LaneStorage | None = None) -> None:
         self.lanes = list(lanes)
         self.frames = int(frames)
         self.channels = int(channels)
         self.energy_range = energy_range or (0, self.frames)
-        # np.zeros maps untouched pages lazily, so an unrendered lane costs no memory.
-        self._data = {lane.name: np.zeros((self.frames, self.channels), np.float32) for lane in self.lanes}
+        self._stored = [lane.name for lane in self.lanes if lane.kind != "removed"]
+        self._removed = {lane.name for lane in self.lanes if lane.kind == "removed"}
+        self._main = next((lane.name for lane in self.lanes if lane.kind == "main"), None)
+        self._original = original
+        self._storage = storage
+        self._data: dict[str, np.ndarray] = {}  # replaced in one assignment by allocate()
+        self._allocated = False
+        self._released = False
         self._covered: Intervals = ()
-        self._energy = {name: 0.0 for name in self._data}
+        self._energy = {name: 0.0 for name in self._stored}
         self._energy_original = 0.0
         self._write_lock = threading.Lock()
+
+    # -- storage --------------------------------------------------------------
+    def allocate(self) -> bool:
+        """Make the stored lanes' arrays (once); False after :meth:`release`.
+
+        Raises :class:`~restora.errors.AudioOutputError` when the scratch disk
+        cannot hold them (nothing stays allocated then).
+        """
+        if self._allocated:
+            return not self._released
+        with self._write_lock:
+            if self._released:
+                return False
+            if not self._allocated:
+                data: dict[str, np.ndarray] = {}
+                try:
+                    for name in self._stored:
+                        data[name] = self._new_array()
+                except BaseException:
+                    self._free(data.values())
+                    raise
+                self._data = data  # readers see no arrays or all of them
+                self._allocated = True
+        return True
+
+    def release(self) -> None:
+        """Drop the lane arrays and delete their scratch files: reads give None, writes are ignored.
+
+        Arrays already handed out (a read in flight on the audio thread, the
+        views' copy of the main lane) stay valid: an unlinked file's mapping
+        lives until its last reference goes, and the disk space with it.
+        """
+        with self._write_lock:
+            self._released = True
+            arrays, self._data = list(self._data.values()), {}  # dropping refs unmaps when nobody reads
+        self._free(arrays)
+
+    def _new_array(self) -> np.ndarray:
+        if self._storage is None:
+            return np.zeros((self.frames, self.channels), np.float32)  # untouched pages cost nothing
+        return self._storage.allocate(self.frames, self.channels)
+
+    def _free(self, arrays) -> None:
+        if self._storage is not None:
+            for array in arrays:
+                self._storage.release(array)
 
     # -- reading (any thread) ---------------------------------------------
     def covered(self) -> Intervals:
@@ -136,18 +200,42 @@ class LaneCache:
         ``n`` is shorter than ``frames`` at the end of the cache. None when the
         lane is unknown or any frame of the range is not rendered yet.
         """
-        data = self._data.get(lane)
         start = int(start)
         stop = min(start + int(frames), self.frames)
-        if data is None or start < 0 or start >= self.frames:
+        if start < 0 or start >= self.frames or not self.is_covered(start, stop):
             return None
-        if not self.is_covered(start, stop):
-            return None
-        return data[start:stop].copy()
+        if lane in self._removed:
+            return self._removed_part(start, stop)
+        data = self._data.get(lane)
+        return None if data is None else data[start:stop].copy()
 
     def lane_data(self, lane: str) -> np.ndarray | None:
-        """The whole array of ``lane`` (a view; only covered frames are meaningful)."""
+        """The whole array of ``lane``, float32 [frames, channels]; only covered frames are meaningful.
+
+        A live view for stored lanes; for ``removed`` a new array computed
+        now (original minus main). None for unknown lanes and before the
+        first write.
+        """
+        if lane in self._removed:
+            return self._removed_part(0, self.frames, pad=True)
         return self._data.get(lane)
+
+    def _removed_part(self, start: int, stop: int, pad: bool = False) -> np.ndarray | None:
+        """Original minus main over ``[start, stop)``: float32 [stop - start, channels], or None.
+
+        Outside a scope the main lane is the original itself, so this is exactly 0 there.
+        ``pad`` fills frames past the original's end with zeros instead of giving None.
+        """
+        original = getattr(self._original, "data", self._original)  # a source's array may be replaced
+        main = self._data.get(self._main) if self._main is not None else None
+        if original is None or main is None:
+            return None
+        end = min(stop, len(original))
+        if end < stop and not pad:
+            return None
+        out = np.zeros((stop - start, self.channels), np.float32)
+        np.subtract(original[start:end], main[start:end], out=out[:max(0, end - start)])
+        return out
 
     def level_match_gain(self, lane: str) -> float:
         """Linear gain making ``lane`` as loud as the original over the rendered frames.
@@ -171,10 +259,11 @@ class LaneCache:
 
         ``blocks`` maps lane names (and optionally ``__input``, the original,
         for level matching) to float32 [n, channels] of equal length. Frames
-        past the end of the cache are dropped.
+        past the end of the cache are dropped, and so are blocks of lanes
+        that are not stored (``removed``). May raise like :meth:`allocate`.
         """
         n = self._clip(start, blocks)
-        if n <= 0:
+        if n <= 0 or not self.allocate():
             return
         with self._write_lock:
             self._count_energy(start, n, blocks)
@@ -189,7 +278,7 @@ class LaneCache:
         ``weight`` is float32 [n] in 0..1; coverage and energies are unchanged.
         """
         n = self._clip(start, blocks)
-        if n <= 0:
+        if n <= 0 or not self.allocate():
             return
         w = np.asarray(weight, np.float32)[:n, None]
         with self._write_lock:
@@ -225,8 +314,10 @@ class LaneCache:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         covered = self._covered  # snapshot first: these frames' samples are already written
+        self.allocate()
         for index, lane in enumerate(self.lanes):
-            np.save(tmp / f"lane{index}.npy", self._data[lane.name])
+            if lane.name in self._data:  # not the computed removed lane; file names keep the lane index
+                np.save(tmp / f"lane{index}.npy", self._data[lane.name])
         meta = {"format": _FORMAT, "key": key, "frames": self.frames, "channels": self.channels,
                 "lanes": [[x.name, x.stream, x.kind] for x in self.lanes], "covered": [list(c) for c in covered],
                 "energy": self._energy, "energy_original": self._energy_original,
@@ -237,9 +328,14 @@ class LaneCache:
         return target
 
     @classmethod
-    def load(cls, folder: Path | str, key: str, lanes: list[Lane], frames: int,
-             channels: int) -> "LaneCache | None":
-        """The cache saved under ``key`` if it matches the lanes and size given, else None."""
+    def load(cls, folder: Path | str, key: str, lanes: list[Lane], frames: int, channels: int, *,
+             original=None, storage: LaneStorage | None = None) -> "LaneCache | None":
+        """The cache saved under ``key`` if it matches the lanes and size given, else None.
+
+        ``original`` and ``storage`` as for the constructor; the saved lanes
+        are copied into ``storage`` (raising like :meth:`allocate`), so the
+        project's files are never written through a mapping.
+        """
         where = Path(folder) / f"render-{key}"
         try:
             meta = json.loads((where / "coverage.json").read_text())
@@ -247,15 +343,27 @@ class LaneCache:
             if (meta.get("format") != _FORMAT or meta.get("key") != key or meta["lanes"] != expected
                     or meta["frames"] != frames or meta["channels"] != channels):
                 return None
-            cache = cls(lanes, frames, channels, energy_range=tuple(meta["energy_range"]))
-            for index, lane in enumerate(lanes):
-                data = np.load(where / f"lane{index}.npy")
-                if data.shape != (frames, channels) or data.dtype != np.float32:
-                    return None
-                cache._data[lane.name] = data
-            cache._energy = {name: float(meta["energy"].get(name, 0.0)) for name in cache._data}
+            cache = cls(lanes, frames, channels, energy_range=tuple(meta["energy_range"]),
+                        original=original, storage=storage)
+            cache._energy = {name: float(meta["energy"].get(name, 0.0)) for name in cache._stored}
             cache._energy_original = float(meta["energy_original"])
-            cache._covered = tuple((int(a), int(b)) for a, b in meta["covered"])
-            return cache
+            covered = tuple((int(a), int(b)) for a, b in meta["covered"])
         except (OSError, ValueError, KeyError, TypeError):
             return None
+        cache.allocate()
+        try:
+            for index, lane in enumerate(lanes):
+                if lane.name in cache._data:  # the removed lane is computed, never saved
+                    cache._copy_in(lane.name, where / f"lane{index}.npy")
+        except (OSError, ValueError):
+            cache.release()  # its scratch files must not outlive it
+            return None
+        cache._covered = covered
+        return cache
+
+    def _copy_in(self, lane: str, path: Path) -> None:
+        """Copy a saved float32 [frames, channels] .npy into ``lane``; ValueError if it does not fit."""
+        saved = np.load(path, mmap_mode="r")  # mapped, so a long lane is not read into RAM at once
+        if saved.shape != (self.frames, self.channels) or saved.dtype != np.float32:
+            raise ValueError(f"{path.name} does not fit this render")
+        self._data[lane][:] = saved

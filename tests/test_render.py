@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import itertools
 import os
+import re
+import subprocess
+import sys
 import threading
 import time
 
@@ -121,6 +125,8 @@ def test_a_full_render_equals_offline_processing(ctrl):
     assert ctrl.lane_names() == ["main", "removed"] and ctrl.fraction() == 1.0
     np.testing.assert_allclose(got["main"], ref["main"], atol=1e-6)
     np.testing.assert_allclose(got["removed"], audio - ref["main"], atol=1e-6)
+    np.testing.assert_array_equal(ctrl.lane_data("removed"), got["removed"])
+    np.testing.assert_array_equal(ctrl.read("removed", 1000, 300), got["removed"][1000:1300])
 
 
 def test_rendering_starts_at_the_playhead_then_covers_everything(ctrl, qtbot, gate):
@@ -172,6 +178,11 @@ def test_a_scope_keeps_the_original_outside_and_fades_like_an_export(ctrl):
     GraphRun(lane_preset(preset), RATE, 2, asm.sinks, block_frames=4096).run(array_blocks(audio, 4096), len(audio))
     np.testing.assert_allclose(got["main"], np.concatenate(parts), atol=1e-7)
     assert ctrl.fraction() == 1.0
+    # The removed lane is computed from the original: exactly input - main, silent outside the scope.
+    np.testing.assert_array_equal(got["removed"], audio - got["main"])
+    np.testing.assert_array_equal(ctrl.lane_data("removed"), audio - got["main"])
+    inside = ctrl.read("removed", 3 * RATE, 100)
+    np.testing.assert_allclose(inside, audio[3 * RATE:3 * RATE + 100] * (1 - 10 ** (-12 / 20)), atol=1e-7)
 
 
 # -- generations -------------------------------------------------------------
@@ -206,6 +217,26 @@ def test_reads_fall_back_to_the_previous_render_until_the_new_one_covers_them(ct
     cls.allow(10 ** 6)
     _wait(ctrl)
     np.testing.assert_allclose(ctrl.read("main", 0, len(audio)), audio * 10 ** (-12 / 20), atol=1e-7)
+
+
+def test_only_the_previous_render_is_kept_as_fallback(ctrl, qtbot, gate):
+    name, cls = gate
+    audio = _noise(8)
+    _render(ctrl, audio, _preset([_gain(-6)]))
+    cls.allow(16)
+    ctrl.set_focus(4 * RATE)
+    ctrl.set_preset(_preset([{"id": "gate", "type": name}, _gain(-12, input="gate")]))
+    _held(qtbot, cls)
+    partial_start = ctrl.covered()[0][0]
+    # A third preset while the second is held: nothing of it is rendered yet.
+    ctrl.set_preset(_preset([{"id": "gate", "type": name}, _gain(-20, input="gate")]))
+    assert ctrl.covered() == ()
+    np.testing.assert_allclose(ctrl.read("main", partial_start, 500),
+                               audio[partial_start:partial_start + 500] * 10 ** (-12 / 20), atol=1e-7)
+    assert ctrl.read("main", 0, 500) is None  # the first render (-6 dB) was dropped
+    cls.allow(10 ** 6)
+    _wait(ctrl)
+    np.testing.assert_allclose(ctrl.read("main", 0, len(audio)), audio * 10 ** (-20 / 20), atol=1e-7)
 
 
 def test_moving_the_playhead_outside_the_render_restarts_it_there(ctrl, qtbot, gate):
@@ -346,6 +377,102 @@ def test_project_cache_round_trips_and_ignores_stale_renders(ctrl, qtbot, tmp_pa
         assert not again.load_cache(tmp_path / "cache")
     finally:
         again.shutdown()
+
+
+# -- scratch files ------------------------------------------------------------
+
+def _scratch_files(root):
+    return sorted(p for p in root.glob("restora-render-*/*"))
+
+
+def test_file_backed_lanes_equal_lanes_in_ram(qtbot, tmp_path):
+    audio = _noise(4)
+    preset = _preset([{"id": "hp", "type": "highpass", "params": {"cutoff_hz": 300}}, _gain(-6, input="hp")])
+    results = []
+    for limit in (10 ** 9, 0):  # everything in RAM, then everything in files
+        c = RenderController(block_frames=1024, scratch_dir=tmp_path, ram_limit_bytes=limit)
+        try:
+            got = _render(c, audio, preset, focus=2 * RATE, scope=(RATE, 3 * RATE))
+            assert isinstance(c.lane_data("main"), np.memmap) == (limit == 0)
+            assert len(_scratch_files(tmp_path)) == (1 if limit == 0 else 0)  # main only: removed is computed
+            results.append((got, c.lane_data("removed"), c.level_match_gain("main")))
+        finally:
+            c.shutdown()
+    (ram, ram_removed, ram_gain), (mapped, mapped_removed, mapped_gain) = results
+    for name in ram:
+        np.testing.assert_array_equal(mapped[name], ram[name])
+    np.testing.assert_array_equal(mapped_removed, ram_removed)
+    assert mapped_gain == ram_gain
+
+
+def test_dropped_renders_delete_their_files_and_shutdown_the_folder(qtbot, tmp_path):
+    audio = _noise(3)
+    c = RenderController(block_frames=1024, scratch_dir=tmp_path, ram_limit_bytes=0)
+    for db in (-3, -6, -9):
+        got = _render(c, audio, _preset([_gain(db)]))
+        assert len(_scratch_files(tmp_path)) == 1  # complete: no fallback kept, older files deleted
+    folders = list(tmp_path.glob("restora-render-*"))
+    assert len(folders) == 1 and str(os.getpid()) in folders[0].name
+    c.shutdown()
+    assert not folders[0].exists()
+    # What was rendered stays readable (the mapping outlives the file), nothing is written anew.
+    np.testing.assert_array_equal(c.read("main", 0, len(audio)), got["main"])
+
+
+def test_a_full_disk_reports_a_plain_message_and_rendering_goes_on(qtbot, tmp_path, monkeypatch):
+    audio = _noise(3)
+    c = RenderController(block_frames=1024, scratch_dir=tmp_path, ram_limit_bytes=0)
+    try:
+        before = _render(c, audio, _preset([_gain(-6)]))["main"]
+
+        def full(fd, offset, length):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        monkeypatch.setattr(os, "posix_fallocate", full)
+        with qtbot.waitSignal(c.failed, timeout=20000) as sig:
+            c.set_preset(_preset([_gain(-12)]))
+        assert re.fullmatch(rf"not enough disk space for the render cache in {re.escape(str(tmp_path))}"
+                            r"/restora-render-\d+-\w+: need 1 MB", sig.args[0])
+        _wait(c)
+        np.testing.assert_array_equal(c.read("main", 0, len(audio)), before)  # playback keeps the last render
+        assert len(_scratch_files(tmp_path)) == 1  # no half-made file left behind
+        monkeypatch.undo()
+        c.set_preset(_preset([_gain(-12)]))
+        _wait(c)
+        np.testing.assert_allclose(c.read("main", 0, len(audio)), audio * 10 ** (-12 / 20), atol=1e-7)
+    finally:
+        c.shutdown()
+
+
+def test_a_new_controller_removes_folders_of_crashed_sessions_only(qtbot, tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    for pid in (dead.pid, os.getppid()):
+        (tmp_path / f"restora-render-{pid}-x1").mkdir()
+        (tmp_path / f"restora-render-{pid}-x1" / "lane-1.f32").write_bytes(b"\0" * 64)
+    (tmp_path / "unrelated").mkdir()
+    c = RenderController(scratch_dir=tmp_path)
+    c.shutdown()
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == sorted([f"restora-render-{os.getppid()}-x1", "unrelated"])
+
+
+def test_lane_cache_computes_the_removed_lane_and_does_not_save_it(tmp_path):
+    lanes = lanes_for(_preset([_gain(-6)]))
+    original = _noise(0.0125, channels=1)  # 100 frames
+    cache = LaneCache(lanes, 100, 1, original=original)
+    main = original[10:40] * 0.5
+    cache.write(10, {"main": main, "removed": np.zeros_like(main)})  # a removed block is ignored
+    np.testing.assert_array_equal(cache.read("removed", 10, 30), original[10:40] - main)
+    assert cache.read("removed", 0, 20) is None
+    np.testing.assert_array_equal(cache.lane_data("removed")[10:40], original[10:40] - main)
+    cache.save(tmp_path, "k")
+    assert sorted(p.name for p in (tmp_path / "render-k").iterdir()) == ["coverage.json", "lane0.npy"]
+    loaded = LaneCache.load(tmp_path, "k", lanes, 100, 1, original=original)
+    np.testing.assert_array_equal(loaded.read("removed", 10, 30), original[10:40] - main)
+    alone = LaneCache(lanes, 100, 1)
+    alone.write(10, {"main": main})
+    assert alone.read("main", 10, 30) is not None and alone.read("removed", 10, 30) is None  # no original
 
 
 def test_lane_cache_reads_only_fully_rendered_ranges():
