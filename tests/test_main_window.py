@@ -85,7 +85,8 @@ def test_open_shows_the_file_and_draws_views(qtbot, make_window, recording):
     window = make_window()
     _open(qtbot, window, recording)
     assert "take.wav" in window.info_label.text() and "16000 Hz" in window.info_label.text()
-    assert window.views.spectrogram_columns() > 0
+    # Drawing follows the loader's signals, which arrive just after the data is complete.
+    qtbot.waitUntil(lambda: window.views.spectrogram_columns() > 0, timeout=5000)
     assert str(recording) in window.settings.recent_files
     assert window.errors == []
 
