@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from restora.dsp.partial_files import pid_alive
 from restora.errors import AudioOutputError
 
 log = logging.getLogger(__name__)
@@ -42,19 +43,6 @@ def scratch_root() -> Path:
         return root
     except OSError:
         return Path(tempfile.gettempdir())
-
-
-def pid_alive(pid: int) -> bool:
-    """True when a process ``pid`` exists (also when it belongs to another user)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def remove_leftovers(root: Path | str) -> list[Path]:
