@@ -34,7 +34,7 @@ import numpy as np
 
 SERVER = "restora-bench"
 RATE = 48000
-PERIOD = 256
+PERIOD = 512  # the app's default buffer size (Preferences)
 
 
 def start_jack() -> subprocess.Popen:
