@@ -15,10 +15,15 @@ log = logging.getLogger("restora")
 
 
 def add_output_options(p: argparse.ArgumentParser) -> None:
-    """Options shared by ``process`` and ``batch`` for the written files."""
+    """Options shared by ``process`` and ``batch``: the preset and the written files."""
     p.add_argument("--preset", required=True, help="built-in preset name or a preset .json file")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="NODE_ID.PARAM=VALUE",
                    help="override a node parameter (repeatable); also NODE_ID.mix and NODE_ID.bypass")
+    add_format_options(p)
+
+
+def add_format_options(p: argparse.ArgumentParser) -> None:
+    """Options for the written files (format, bit depth, rate, quality, overwrite)."""
     p.add_argument("--format", choices=["wav", "flac", "ogg", "opus", "mp3", "aiff"],
                    help="output format (default: from the -o extension, else the input's)")
     p.add_argument("--bit-depth", choices=["16", "24", "32", "float"],
