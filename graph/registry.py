@@ -21,6 +21,7 @@ _NODE_TYPES: dict[str, str] = {
     "gtcrn": "restora.graph.nodes_models:GtcrnNode",
     "dnsmos": "restora.graph.nodes_models:DnsmosNode",
     "vad": "restora.graph.nodes_models:VadNode",
+    "separate": "restora.graph.nodes_separate:SeparateNode",
 }
 
 
