@@ -63,6 +63,23 @@ def relinked(state: ChainState) -> ChainState:
     return new
 
 
+def _add_stem_outputs(state: ChainState, node_id: str, cls) -> None:
+    """Give a multi-output node's extra ports (stems) outputs, so they show as lanes.
+
+    When the chain had only the default output, the main output takes the name
+    of the port it repeats (a separator's "vocals"), so no lane is shown twice.
+    """
+    extra = [port for port in cls.OUTPUTS if port not in ("main", cls.MAIN_PORT)]
+    if not extra:
+        return
+    names = list(state.outputs)
+    if cls.MAIN_PORT and (not names or names == [DEFAULT_OUTPUT]):
+        state.outputs = {cls.MAIN_PORT: state.outputs.get(DEFAULT_OUTPUT, node_id)}
+    for port in extra:
+        name = port if port not in state.outputs else f"{node_id}-{port}"
+        state.outputs[name] = f"{node_id}.{port}"
+
+
 class ChainModel(QObject):
     """The graph being edited. All edits are undoable; read access returns copies.
 
@@ -155,6 +172,7 @@ class ChainModel(QObject):
         state = self._state.copy()
         where = len(state.nodes) if index is None else max(0, min(int(index), len(state.nodes)))
         state.nodes.insert(where, NodeSpec(id=node_id, type=type_name, params=cls().params))
+        _add_stem_outputs(state, node_id, cls)
         self._push_structure(f"Add {node_id}", relinked(state))
         return node_id
 

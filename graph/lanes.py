@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 
 from restora.graph.fifo import BlockFifo
-from restora.graph.preset import GRAPH_INPUT, RESIDUAL, Preset
+from restora.graph.preset import GRAPH_INPUT, Preset
 
 REMOVED = "removed"
 INPUT_STREAM = "__input"  # the original, carried through the graph run for splicing
@@ -43,16 +43,14 @@ class Lane:
 def lanes_for(preset: Preset) -> list[Lane]:
     """The lanes of ``preset`` in display order: main, stems, then ``removed``.
 
-    ``removed`` is left out when a stem already is the main stream's residual
-    (e.g. dialogue-isolate's ``background``) or when a stem is named so.
+    ``removed`` is added only to single-output presets: with several outputs
+    the stems already split the input (dialogue-isolate's ``background``,
+    stems-2's ``accompaniment``), so it would repeat one of them.
     """
     lanes = []
     for index, (name, stream) in enumerate(preset.outputs.items()):
         lanes.append(Lane(name, stream, "main" if index == 0 else "stem"))
-    main_stream = lanes[0].stream
-    duplicate = any(lane.stream == f"{main_stream.split('.')[0]}.{RESIDUAL}" and "." not in main_stream
-                    for lane in lanes[1:])
-    if not duplicate and REMOVED not in preset.outputs and main_stream != GRAPH_INPUT:
+    if len(lanes) == 1 and REMOVED not in preset.outputs and lanes[0].stream != GRAPH_INPUT:
         lanes.append(Lane(REMOVED, "", "removed"))
     return lanes
 

@@ -99,6 +99,8 @@ class Node:
     type_name: ClassVar[str] = "node"
     PARAMS: ClassVar[tuple[Param, ...]] = ()
     OUTPUTS: ClassVar[tuple[str, ...]] = ("main",)
+    #: The named port whose audio ``main`` repeats, if any (e.g. a separator's "vocals").
+    MAIN_PORT: ClassVar[str | None] = None
     #: True when the node must see the whole stream before producing output
     #: (the graph then runs it as a second pass over a disk-backed intermediate).
     NEEDS_WHOLE_FILE: ClassVar[bool] = False

@@ -38,6 +38,8 @@ class SeparateNode(Node):
 
     type_name = "separate"
     OUTPUTS = ("main", "vocals", "accompaniment")
+    #: ``main`` carries the same audio as this port (editors name the main lane after it).
+    MAIN_PORT = "vocals"
     PARAMS = (
         Param("model", "spleeter-2stems", kind="choice", choices=MODELS,
               doc="spleeter-2stems: vocals/accompaniment; dialogue: speech/background (DeepFilterNet3)"),

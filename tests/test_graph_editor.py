@@ -309,3 +309,21 @@ def test_saved_file_is_plain_preset_json(editor, tmp_path, warnings):
     assert editor.save_preset_file(path)
     data = json.loads(path.read_text())
     assert data["restora_preset"] == 1 and data["outputs"]["background"] == "speech.residual"
+
+
+def test_a_separator_brings_its_stems_as_outputs_and_lanes(qtbot):
+    from restora.app.chain import ChainModel
+    from restora.graph.lanes import lanes_for
+
+    chain = ChainModel()
+    sep = chain.add_node("separate")
+    assert chain.outputs() == {"vocals": sep, "accompaniment": f"{sep}.accompaniment"}
+    assert [lane.name for lane in lanes_for(chain.to_preset())] == ["vocals", "accompaniment"]
+    chain.add_node("limiter")  # the main output follows the chain's end; the stem stays
+    assert chain.outputs()["accompaniment"] == f"{sep}.accompaniment"
+    assert chain.outputs()["vocals"] == chain.nodes()[-1].id
+    chain.remove_node(sep)
+    assert "accompaniment" not in chain.outputs()
+    chain.undo_stack.undo()
+    chain.undo_stack.undo()
+    assert list(chain.outputs()) == ["vocals", "accompaniment"]
