@@ -323,3 +323,27 @@ def test_the_demo_opens_on_first_launch_only(qtbot, make_window):
     again = make_window("fresh", first_launch=True)
     qtbot.wait(100)
     assert again.source is None
+
+
+def _installed(model_id: str) -> bool:
+    from restora.errors import ModelError
+    from restora.models.fetch import INSTALLED, status
+
+    try:
+        return status(model_id) == INSTALLED
+    except ModelError:
+        return False
+
+
+@pytest.mark.skipif(not _installed("spleeter-2stems"), reason="spleeter-2stems not installed")
+def test_stems_show_as_lanes_and_sum_to_the_original(qtbot, make_window, recording):
+    window = make_window()
+    _open(qtbot, window, recording)
+    assert window.editor.load_builtin("stems-2")
+    qtbot.waitUntil(lambda: window.renderer.is_idle() and window.renderer.fraction() >= 1.0, timeout=90000)
+    assert window.errors == []
+    assert list(window.lanes_panel.rows) == ["vocals", "accompaniment"]
+    vocals, accompaniment = (window.renderer.lane_data(n) for n in ("vocals", "accompaniment"))
+    np.testing.assert_allclose(vocals + accompaniment, _original(recording), atol=1e-4)
+    window.player.set_lane("accompaniment", solo=True)
+    assert window.player.lane_settings()["accompaniment"].solo
