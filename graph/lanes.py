@@ -20,7 +20,8 @@ from typing import Callable
 import numpy as np
 
 from restora.graph.fifo import BlockFifo
-from restora.graph.preset import GRAPH_INPUT, Preset
+from restora.graph.preset import GRAPH_INPUT, RESIDUAL, Preset
+from restora.graph.registry import node_class
 
 REMOVED = "removed"
 INPUT_STREAM = "__input"  # the original, carried through the graph run for splicing
@@ -43,16 +44,26 @@ class Lane:
 def lanes_for(preset: Preset) -> list[Lane]:
     """The lanes of ``preset`` in display order: main, stems, then ``removed``.
 
-    ``removed`` is added only to single-output presets: with several outputs
-    the stems already split the input (dialogue-isolate's ``background``,
-    stems-2's ``accompaniment``), so it would repeat one of them.
+    ``removed`` is left out when the outputs already split the input: a stem
+    is the main stream's residual (dialogue-isolate's ``background``), or every
+    output is a port of one separator node (stems-2's vocals/accompaniment).
     """
     lanes = []
     for index, (name, stream) in enumerate(preset.outputs.items()):
         lanes.append(Lane(name, stream, "main" if index == 0 else "stem"))
-    if len(lanes) == 1 and REMOVED not in preset.outputs and lanes[0].stream != GRAPH_INPUT:
+    if not _splits_input(preset, lanes) and REMOVED not in preset.outputs and lanes[0].stream != GRAPH_INPUT:
         lanes.append(Lane(REMOVED, "", "removed"))
     return lanes
+
+
+def _splits_input(preset: Preset, lanes: list[Lane]) -> bool:
+    main = lanes[0].stream
+    if "." not in main and any(lane.stream == f"{main}.{RESIDUAL}" for lane in lanes[1:]):
+        return True
+    nodes = {lane.stream.split(".")[0] for lane in lanes}
+    if len(lanes) < 2 or len(nodes) != 1 or GRAPH_INPUT in nodes:
+        return False
+    return node_class(preset.node(nodes.pop()).type).MAIN_PORT is not None
 
 
 def lane_preset(preset: Preset) -> Preset:

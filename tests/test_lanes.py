@@ -68,3 +68,11 @@ def test_scope_keeps_the_original_outside_and_fades_at_the_edges():
 def test_scope_weights_stay_in_range_for_tiny_or_empty_scopes(scope):
     w = scope_weights(0, 200, scope, 100)
     assert w.shape == (200,) and np.all((w >= 0) & (w <= 1))
+
+
+def test_separator_stems_have_no_removed_lane_but_other_multi_output_presets_do():
+    from restora.graph.preset import load_preset
+
+    assert [lane.name for lane in lanes_for(load_preset("stems-2"))] == ["vocals", "accompaniment"]
+    two = _preset({"main": "g", "copy": "input"})
+    assert [lane.kind for lane in lanes_for(two)] == ["main", "stem", "removed"]
