@@ -106,6 +106,10 @@ class ExportDialog(QDialog):
             check.setChecked(index == 0)
             row.addWidget(check)
             self.lane_boxes[name] = check
+        self.sum_check = QCheckBox("As one file (their sum)")
+        self.sum_check.setAccessibleName("Export the chosen lanes summed into one file")
+        self.sum_check.setToolTip("Mix the chosen lanes into one file, e.g. every stem but the vocals")
+        row.addWidget(self.sum_check)
         return box
 
     def _scope_box(self) -> QGroupBox:
@@ -163,7 +167,11 @@ class ExportDialog(QDialog):
             check.setChecked(name in names)
 
     def chosen_lanes(self) -> list[str]:
-        return [name for name, check in self.lane_boxes.items() if check.isChecked()]
+        """Lane names to write; one ``"a+b"`` name when they are to be summed into one file."""
+        names = [name for name, check in self.lane_boxes.items() if check.isChecked()]
+        if self.sum_check.isChecked() and len(names) > 1:
+            return ["+".join(names)]
+        return names
 
     def _default_destination(self) -> Path:
         folder = Path(str(QSettings().value(SETTINGS_FOLDER, "") or ""))
@@ -262,7 +270,8 @@ class ExportDialog(QDialog):
 
     def _set_busy(self, busy: bool) -> None:
         for widget in (self.format_combo, self.depth_combo, self.rate_combo, self.dest_edit,
-                       self.browse_button, self.export_button, *self.lane_boxes.values(), self.whole_radio):
+                       self.browse_button, self.export_button, *self.lane_boxes.values(), self.sum_check,
+                       self.whole_radio):
             widget.setEnabled(not busy)
         self.selection_radio.setEnabled(not busy and self.selection is not None)
         if not busy:

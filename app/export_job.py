@@ -85,7 +85,7 @@ def export_lanes(in_path: Path, preset: Preset, destinations: dict[str, Path], o
 
         def emit(_start: int, data: dict[str, np.ndarray]) -> None:
             for name, sink in sinks.items():
-                sink.write(data[name])
+                sink.write(_lane_block(data, name))
 
         fade = round(DEFAULT_FADE_S * info.sample_rate)
         assembler = LaneAssembler(lanes, emit, scope=scope, fade_frames=fade)
@@ -109,20 +109,38 @@ def export_lanes(in_path: Path, preset: Preset, destinations: dict[str, Path], o
     return destinations
 
 
+SUM = "+"  # a destination named "a+b" receives the sum of lanes a and b
+
+
+def _lane_block(data: dict[str, np.ndarray], name: str) -> np.ndarray:
+    """Lane ``name``'s block, or the sum of the lanes in an ``a+b`` name: float32 [frames, channels]."""
+    if SUM not in name:
+        return data[name]
+    parts = name.split(SUM)
+    total = data[parts[0]].copy()
+    for part in parts[1:]:
+        total += data[part]
+    return total
+
+
 def _chosen_lanes(preset: Preset, destinations: dict[str, Path]) -> list[Lane]:
-    """The lanes the assembler must build: every graph output, plus ``removed`` if asked for."""
+    """The lanes the assembler must build: every graph output, plus ``removed`` if asked for.
+
+    A destination may also name a sum of lanes, ``"vocals+accompaniment"``.
+    """
     lanes = lanes_for(preset)
     names = [lane.name for lane in lanes]
     if not destinations:
         raise UsageError("choose at least one output to export")
-    unknown = [name for name in destinations if name not in names]
+    wanted = {part for name in destinations for part in name.split(SUM)}
+    unknown = [name for name in sorted(wanted) if name not in names]
     if unknown:
         raise UsageError(f"preset {preset.name!r} has no output {', '.join(map(repr, unknown))} "
                          f"(outputs: {', '.join(names)})")
     paths = [p.resolve() for p in destinations.values()]
     if len(set(paths)) != len(paths):
         raise UsageError("two outputs would be written to the same file; choose different names")
-    return [lane for lane in lanes if lane.kind != "removed" or lane.name in destinations]
+    return [lane for lane in lanes if lane.kind != "removed" or lane.name in wanted]
 
 
 def _check_scope(scope: tuple[int, int] | None, frames: int) -> None:

@@ -462,3 +462,29 @@ def test_batch_without_a_chain_or_folder_explains_and_keeps_running(qtbot, tmp_p
     dialog.start()
     assert "output folder is the input folder" in errors[-1]
     assert not dialog.running and dialog.isVisible()
+
+
+def test_a_sum_of_lanes_is_written_as_one_file(tmp_path):
+    audio = _audio()
+    src = _write(tmp_path / "in.wav", audio)
+    preset = _preset(tmp_path, outputs={"main": "h", "gained": "g"})
+    out = tmp_path / "sum.wav"
+    export_lanes(src, preset, {"main+gained": out}, FLOAT)
+    parts = process_array(preset, audio, RATE)[0]
+    np.testing.assert_allclose(_read(out), parts["main"] + parts["gained"], atol=1e-6)
+    with pytest.raises(UsageError, match="drums"):
+        export_lanes(src, preset, {"main+drums": tmp_path / "x.wav"}, FLOAT)
+
+
+def test_export_dialog_sums_the_chosen_lanes_into_one_file(qtbot, tmp_path):
+    audio = _audio()
+    src = _write(tmp_path / "in.wav", audio)
+    preset = _preset(tmp_path)  # one output: lanes main and removed
+    dialog = _export_dialog(qtbot, src, preset)
+    dialog.lane_boxes["removed"].setChecked(True)
+    dialog.sum_check.setChecked(True)
+    dialog.set_destination(tmp_path / "both.wav")
+    with qtbot.waitSignal(dialog.exported, timeout=20000) as blocker:
+        qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    assert blocker.args[0] == {"main+removed": tmp_path / "both.wav"}
+    np.testing.assert_allclose(_read(tmp_path / "both.wav"), audio, atol=1e-6)  # main + removed = input
