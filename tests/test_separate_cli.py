@@ -72,3 +72,21 @@ def test_music_stems_sum_to_the_mix(tmp_path):
     accompaniment, _ = sf.read(out / "accompaniment.wav", dtype="float32", always_2d=True)
     assert rate == SR and vocals.shape == audio.shape
     np.testing.assert_allclose(vocals + accompaniment, audio, atol=1e-4)
+
+
+@_needs("spleeter-2stems")
+def test_stems_2_preset_in_batch_writes_one_folder_per_input(tmp_path):
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    _, audio = _input(tmp_path, seconds=1.5)
+    sf.write(folder / "a.wav", audio, SR, subtype="FLOAT")
+    sf.write(folder / "sub" / "b.wav", audio[:, :1], SR, subtype="FLOAT")
+    out = tmp_path / "out"
+    assert main(["batch", str(folder), "-o", str(out), "--preset", "stems-2", "--format", "wav",
+                 "--bit-depth", "float", "-q"]) == 0
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*.wav"))
+    assert written == ["a/accompaniment.wav", "a/vocals.wav", "sub/b/accompaniment.wav", "sub/b/vocals.wav"]
+    vocals, _ = sf.read(out / "sub" / "b" / "vocals.wav", dtype="float32", always_2d=True)
+    accompaniment, _ = sf.read(out / "sub" / "b" / "accompaniment.wav", dtype="float32", always_2d=True)
+    assert vocals.shape == (len(audio), 1)
+    np.testing.assert_allclose(vocals + accompaniment, audio[:, :1], atol=1e-5)

@@ -233,3 +233,18 @@ def test_real_model_separates_30_s():
     assert out["vocals"].shape == x.shape
     assert np.all(np.isfinite(out["vocals"]))
     assert np.max(np.abs(out["vocals"] + out["accompaniment"] - x)) < 1e-6
+
+
+@pytest.mark.skipif(not _installed("deepfilternet3"), reason="deepfilternet3 is not installed")
+def test_dialogue_mode_matches_the_dialogue_isolate_preset():
+    from restora.graph.file_job import process_array
+    from restora.graph.preset import load_preset
+
+    rng = np.random.default_rng(9)
+    t = np.arange(int(2.5 * 48000)) / 48000
+    x = (0.3 * np.sin(2 * np.pi * 200 * t)[:, None] + 0.05 * rng.standard_normal((len(t), 2))).astype(np.float32)
+    out = run_node_in_blocks(lambda: SeparateNode(model="dialogue"), x, 48000, 4096)
+    reference = process_array(load_preset("dialogue-isolate"), x, 48000)[0]
+    np.testing.assert_allclose(out["vocals"], reference["speech"], atol=1e-5)
+    np.testing.assert_allclose(out["accompaniment"], reference["background"], atol=1e-5)
+    np.testing.assert_allclose(out["vocals"] + out["accompaniment"], x, atol=1e-6)
