@@ -28,9 +28,10 @@ class ModelRateBridge:
     """Resample ``[frames, channels]`` at ``node_rate`` to ``model_rate``, run one stream per channel, and back."""
 
     def __init__(self, node_rate: int, model_rate: int, streams: Sequence[MonoStream],
-                 quality: str = "VHQ") -> None:
+                 quality: str = "VHQ", *, channels: int | None = None) -> None:
+        # ``channels`` is for subclasses whose _run groups channels differently (stereo models).
         self.streams = list(streams)
-        self.channels = len(self.streams)
+        self.channels = len(self.streams) if channels is None else channels
         self._down = StreamResampler(node_rate, model_rate, self.channels, quality)
         self._up = StreamResampler(model_rate, node_rate, self.channels, quality)
         self._frames_in = 0

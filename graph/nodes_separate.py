@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from restora.dsp.resample import StreamResampler
+from restora.graph.model_rate import ModelRateBridge
 from restora.graph.node import Block, Node, Outputs, Param, empty
 
 MODELS = ("spleeter-2stems", "dialogue")
@@ -94,39 +94,21 @@ class _TargetStream:
     def finish(self) -> np.ndarray: ...
 
 
-class _SpleeterTarget(_TargetStream):
+class _SpleeterTarget(ModelRateBridge, _TargetStream):
     """Vocals at the node rate: resample to 44.1 kHz, separate channel pairs, resample back.
 
-    State: the two resamplers, one separator per channel pair, and frame counts
-    that keep the output from getting ahead of the input.
+    The bridge owns the resamplers and the frame counts that keep the output
+    from getting ahead of the input; this class adds one separator per pair.
     """
 
     def __init__(self, rate: int, channels: int, run: Callable, masks: str) -> None:
         from restora.models.spleeter import SAMPLE_RATE, SpleeterSeparator
-        self.channels = channels
-        self._down = StreamResampler(rate, SAMPLE_RATE, channels, "VHQ")
-        self._up = StreamResampler(SAMPLE_RATE, rate, channels, "VHQ")
+        super().__init__(rate, SAMPLE_RATE, [], channels=channels)
         # Channels 0+1, 2+3, ...: Spleeter is a stereo model; an odd last channel goes in as mono.
         self._groups = [list(range(c, min(c + 2, channels))) for c in range(0, channels, 2)]
         self._seps = [SpleeterSeparator(run, masks=masks) for _ in self._groups]
-        self._frames_in = 0
-        self._frames_out = 0
 
-    def process(self, block: np.ndarray) -> np.ndarray:
-        self._frames_in += len(block)
-        at_model = self._down.process(block)
-        return self._limit(self._up.process(self._separate(at_model, final=False)))
-
-    def finish(self) -> np.ndarray:
-        at_model = self._separate(self._down.finish(), final=True)
-        out = self._limit(np.concatenate([self._up.process(at_model), self._up.finish()]))
-        missing = self._frames_in - self._frames_out
-        if missing > 0:  # a round trip through another rate can lose a frame to rounding
-            out = np.concatenate([out, np.zeros((missing, self.channels), np.float32)])
-            self._frames_out += missing
-        return out
-
-    def _separate(self, at_model: np.ndarray, final: bool) -> np.ndarray:
+    def _run(self, at_model: np.ndarray, final: bool) -> np.ndarray:
         # Every separator gets the same sample count, so all return equally many.
         parts = []
         for group, sep in zip(self._groups, self._seps):
@@ -135,11 +117,6 @@ class _SpleeterTarget(_TargetStream):
                 vocals = np.concatenate([vocals, sep.finish()[0]])
             parts.append(vocals)
         return np.concatenate(parts, axis=1).astype(np.float32, copy=False)
-
-    def _limit(self, out: np.ndarray) -> np.ndarray:
-        out = out[:max(0, self._frames_in - self._frames_out)]
-        self._frames_out += len(out)
-        return np.ascontiguousarray(out, np.float32)
 
 
 class _DialogueTarget(_TargetStream):
