@@ -319,7 +319,7 @@ class MainWindow(QMainWindow):
         self.player.seek(seconds)
         self.transport.refresh()
         if self.source is not None:
-            self.renderer.set_focus(int(seconds * self.source.sample_rate))
+            self.renderer.set_focus(int(seconds * self.source.sample_rate), seek=True)
 
     def _lanes_changed(self, names: list) -> None:
         # The mixer caches the lane list when its provider is set.

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 PREROLL_S = 1.5        # warm-up so recurrent/STFT state has settled where the kept audio starts
 XFADE_S = 0.005        # cross-fade where a segment meets audio already rendered
 BLOCK_FRAMES = 4096    # small: first output and parameter changes are heard quickly
-RESTART_AHEAD_S = 3.0  # playhead this far past the render position restarts the render there
+RESTART_AHEAD_S = 3.0  # a seek this far past the render position restarts the render there
 RENDERED_PERIOD_S = 0.1
 STATS_PERIOD_S = 0.5
 
@@ -407,8 +407,14 @@ class RenderController(QObject):
         self._scope = scope
         self._new_generation(keep_fallback=True)
 
-    def set_focus(self, frame: int) -> None:
-        """The playhead moved to ``frame``: render from there if it is not rendered or about to be."""
+    def set_focus(self, frame: int, seek: bool = False) -> None:
+        """The playhead moved to ``frame``: render from there if it is not rendered or about to be.
+
+        ``seek`` marks a jump by the user. Playback merely overtaking the
+        running render (a node slower than real time, or the warm-up after an
+        edit) does not restart it: a restart would add warm-up work and fall
+        behind again, while carrying on reaches the playhead soonest.
+        """
         self._focus = max(0, int(frame))
         gen, job = self._gen, self._job
         if gen is None or gen.failed or gen.whole_file or self._focus >= gen.goal_end():
@@ -421,7 +427,7 @@ class RenderController(QObject):
         if live:
             lo, hi = job.segment
             ahead = int(RESTART_AHEAD_S * gen.source.sample_rate)
-            if lo <= self._focus < hi and self._focus <= job.position + ahead:
+            if lo <= self._focus < hi and (not seek or self._focus <= job.position + ahead):
                 return
         self._start_job()
 

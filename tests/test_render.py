@@ -247,12 +247,29 @@ def test_moving_the_playhead_outside_the_render_restarts_it_there(ctrl, qtbot, g
     ctrl.set_preset(_preset([{"id": "gate", "type": name}]))
     _held(qtbot, cls)
     jump = 7 * RATE
-    ctrl.set_focus(jump)
+    ctrl.set_focus(jump, seek=True)
     cls.allow(20)
     _held(qtbot, cls)
     spans = ctrl.covered()
     assert spans[0][0] == 0 and spans[0][1] < 2 * RATE
     assert any(a == jump for a, _ in spans)
+    cls.allow(10 ** 6)
+    _wait(ctrl)
+    np.testing.assert_array_equal(ctrl.read("main", 0, len(audio)), audio)
+
+
+def test_playback_overtaking_a_slow_render_does_not_restart_it(ctrl, qtbot, gate):
+    name, cls = gate
+    audio = _noise(10)
+    cls.allow(8)
+    ctrl.set_source(SourceAudio.from_array(audio, RATE))
+    ctrl.set_preset(_preset([{"id": "gate", "type": name}]))
+    _held(qtbot, cls)
+    ctrl.set_focus(7 * RATE)  # the playhead ran past the render: not a seek
+    cls.allow(20)
+    _held(qtbot, cls)
+    spans = ctrl.covered()
+    assert len(spans) == 1 and spans[0][0] == 0  # one render, carried on from the start
     cls.allow(10 ** 6)
     _wait(ctrl)
     np.testing.assert_array_equal(ctrl.read("main", 0, len(audio)), audio)
