@@ -77,9 +77,12 @@ class HighPassNode(_SosNode):
         return butter(self.params["order"], cutoff, "highpass", fs=self.sample_rate, output="sos")
 
 
-BAND_TYPES = ("off", "peak", "lowshelf", "highshelf")
-EQ_BANDS = 4
-_EQ_DEFAULTS = (("lowshelf", 100.0), ("peak", 500.0), ("peak", 2500.0), ("highshelf", 8000.0))
+BAND_TYPES = ("off", "peak", "lowshelf", "highshelf", "highpass", "lowpass")
+PASS_TYPES = ("highpass", "lowpass")  # 12 dB/octave; their gain parameter is ignored
+EQ_BANDS = 12
+# Bands 5..12 default to "off", so presets written for four bands keep their sound.
+_EQ_DEFAULTS = (("lowshelf", 100.0), ("peak", 500.0), ("peak", 2500.0), ("highshelf", 8000.0)) + \
+    tuple(("off", 1000.0) for _ in range(EQ_BANDS - 4))
 
 
 def _band_params(index: int) -> tuple[Param, ...]:
@@ -88,25 +91,36 @@ def _band_params(index: int) -> tuple[Param, ...]:
     return (
         Param(prefix + "type", kind, kind="choice", choices=BAND_TYPES, doc=f"Band {index} shape"),
         Param(prefix + "freq_hz", freq, minimum=20.0, maximum=20000.0, unit="Hz",
-              doc=f"Band {index} centre (peak) or corner (shelf) frequency"),
+              doc=f"Band {index} centre (peak) or corner (shelf, pass) frequency"),
         Param(prefix + "gain_db", 0.0, minimum=-24.0, maximum=24.0, unit="dB",
-              doc=f"Band {index} gain at the centre / on the shelf"),
+              doc=f"Band {index} gain at the centre / on the shelf (ignored by pass filters)"),
         Param(prefix + "q", 0.707, minimum=0.1, maximum=18.0, unit="",
-              doc=f"Band {index} quality factor (bandwidth of a peak, knee of a shelf)"),
+              doc=f"Band {index} quality factor (bandwidth of a peak, knee of a shelf or pass filter)"),
     )
+
+
+def _rbj_pass(kind: str, cos: float, alpha: float) -> tuple[list, list]:
+    """Numerator and denominator of the cookbook's 2nd-order high-/low-pass (12 dB/octave)."""
+    sign = 1.0 if kind == "lowpass" else -1.0
+    edge = (1 - sign * cos) / 2  # (1-cos)/2 for low-pass, (1+cos)/2 for high-pass
+    b = [edge, sign * 2 * edge, edge]
+    return b, [1 + alpha, -2 * cos, 1 - alpha]
 
 
 def rbj_biquad(kind: str, freq_hz: float, gain_db: float, q: float, sample_rate: float) -> np.ndarray:
     """One SOS row [b0 b1 b2 1 a1 a2] of an Audio-EQ-Cookbook (R. Bristow-Johnson) filter.
 
     Written out because scipy has no peaking/shelving designer with a gain.
-    ``kind`` is "peak", "lowshelf" or "highshelf"; a peak gains exactly
-    ``gain_db`` at ``freq_hz``, a shelf ``gain_db`` far beyond its corner.
+    ``kind`` is "peak", "lowshelf", "highshelf", "highpass" or "lowpass"; a peak
+    gains exactly ``gain_db`` at ``freq_hz``, a shelf ``gain_db`` far beyond its
+    corner; pass filters ignore ``gain_db`` (Q 0.707 = Butterworth, -3 dB at the corner).
     """
     a = 10.0 ** (gain_db / 40.0)
     w0 = 2.0 * np.pi * freq_hz / sample_rate
     cos, alpha = np.cos(w0), np.sin(w0) / (2.0 * q)
-    if kind == "peak":
+    if kind in PASS_TYPES:
+        b, den = _rbj_pass(kind, cos, alpha)
+    elif kind == "peak":
         b = [1 + alpha * a, -2 * cos, 1 - alpha * a]
         den = [1 + alpha / a, -2 * cos, 1 - alpha / a]
     else:
@@ -122,10 +136,12 @@ def rbj_biquad(kind: str, freq_hz: float, gain_db: float, q: float, sample_rate:
 
 
 class ParametricEqNode(_SosNode):
-    """Four-band parametric EQ; parameters ``band{1..4}_{type,freq_hz,gain_db,q}``.
+    """Parametric EQ of up to twelve bands; parameters ``band{1..12}_{type,freq_hz,gain_db,q}``.
 
-    A band of type "off" or with 0 dB gain is skipped. Frequencies above
-    0.45 × the sample rate are designed at 0.45 × the sample rate.
+    Band types: peak, lowshelf, highshelf (gain in dB), highpass and lowpass
+    (RBJ 2nd order, 12 dB/octave, gain ignored). A band of type "off", or a
+    peak/shelf with 0 dB gain, is skipped. Bands 5..12 are "off" by default.
+    Frequencies above 0.45 × the sample rate are designed at 0.45 × the sample rate.
     """
 
     type_name = "eq"
@@ -135,7 +151,7 @@ class ParametricEqNode(_SosNode):
         rows = []
         for i in range(1, EQ_BANDS + 1):
             kind, freq, gain, q = (self.params[f"band{i}_{k}"] for k in ("type", "freq_hz", "gain_db", "q"))
-            if kind != "off" and gain != 0.0:
+            if kind in PASS_TYPES or (kind != "off" and gain != 0.0):
                 freq = min(freq, _max_design_hz(self.sample_rate))
                 rows.append(rbj_biquad(kind, freq, gain, q, self.sample_rate))
         return np.array(rows) if rows else None
