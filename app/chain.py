@@ -28,7 +28,7 @@ from PySide6.QtGui import QUndoStack
 from restora.app.chain_commands import ChainState, SnapshotCommand, ValueCommand
 from restora.errors import UsageError
 from restora.graph.node import Param, ParameterError
-from restora.graph.preset import GRAPH_INPUT, NodeSpec, Preset, _validated
+from restora.graph.preset import GRAPH_INPUT, NodeSpec, Preset, preset_from_dict
 from restora.graph.registry import node_class
 
 DEFAULT_OUTPUT = "processed"
@@ -137,7 +137,7 @@ class ChainModel(QObject):
     def to_preset(self) -> Preset | None:
         """The chain as a validated Preset (as the CLI would load it); None when empty."""
         data = self.to_json()
-        return None if data is None else _validated(data, _SOURCE)
+        return None if data is None else preset_from_dict(data, _SOURCE)
 
     # -- files --------------------------------------------------------------
     def save_preset(self, path: str | Path) -> None:
@@ -147,7 +147,7 @@ class ChainModel(QObject):
         if data is None:
             raise UsageError("the chain is empty: there is nothing to save")
         data["name"] = data["name"] or path.stem
-        _validated(data, _SOURCE)  # never write a file the CLI would refuse
+        preset_from_dict(data, _SOURCE)  # never write a file the CLI would refuse
         text = json.dumps(data, indent=2) + "\n"
         # A sibling temp file (normal permissions, same file system) renamed over the target.
         tmp = path.with_name(f".{path.name}.{os.getpid()}.part")

@@ -15,7 +15,7 @@ from restora.app import autosave
 from restora.app.autosave import Autosaver
 from restora.app.project import MissingSourceError, Project, cache_folder, load_project, save_project
 from restora.errors import RestoraError
-from restora.graph.preset import _validated
+from restora.graph.preset import preset_from_dict
 
 
 class DocumentController:
@@ -49,7 +49,7 @@ class DocumentController:
             return False
         if project.preset:
             try:
-                w.chain.load_preset(_validated(project.preset, "project"))
+                w.chain.load_preset(preset_from_dict(project.preset, "project"))
             except RestoraError as exc:
                 w.show_error("Project chain", str(exc))
         w.chain.undo_stack.clear()

@@ -290,7 +290,6 @@ class MainWindow(QMainWindow):
     def _update_render(self) -> None:
         preset = self.chain.to_preset()
         self.renderer.set_preset(preset, self.scope_frames())
-        self.lanes_panel.set_lanes(self.renderer.lane_names())
         self.views.set_processed(None, [])
         self.render_progress.setVisible(preset is not None and self.source is not None)
 
@@ -322,9 +321,9 @@ class MainWindow(QMainWindow):
             self.renderer.set_focus(int(seconds * self.source.sample_rate), seek=True)
 
     def _lanes_changed(self, names: list) -> None:
-        # The mixer caches the lane list when its provider is set.
+        # The mixer caches the lane list when its provider is set; the lanes panel
+        # follows the player's lanes_changed.
         self.player.set_provider(self.renderer)
-        self.lanes_panel.set_lanes(names)
 
     def _selection_changed(self, selection) -> None:
         self.player.set_loop(selection)

@@ -35,9 +35,9 @@ def _status() -> dict:
 
 
 def _gain(db: float):
-    from restora.graph.preset import _validated
+    from restora.graph.preset import preset_from_dict
 
-    return _validated({"restora_preset": 1, "name": "g", "outputs": {"processed": "g"},
+    return preset_from_dict({"restora_preset": 1, "name": "g", "outputs": {"processed": "g"},
                        "nodes": [{"id": "g", "type": "gain", "params": {"gain_db": db}}]}, "benchmark")
 
 

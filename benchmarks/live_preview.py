@@ -71,9 +71,9 @@ def noisy_speech(seconds: float) -> np.ndarray:
 
 
 def dfn3_preset(atten_lim_db: float):
-    from restora.graph.preset import _validated
+    from restora.graph.preset import preset_from_dict
 
-    return _validated({"restora_preset": 1, "name": "live", "outputs": {"processed": "dfn"},
+    return preset_from_dict({"restora_preset": 1, "name": "live", "outputs": {"processed": "dfn"},
                        "nodes": [{"id": "dfn", "type": "deepfilternet3",
                                   "params": {"atten_lim_db": atten_lim_db}}]}, "benchmark")
 

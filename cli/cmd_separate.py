@@ -45,7 +45,7 @@ def register(sub, common) -> None:
 
 def stems_preset(model: str, stems: list[str] | None = None, masks: str = "ratio"):
     """The graph that separates with ``model``, writing ``stems`` (default: all)."""
-    from restora.graph.preset import _validated
+    from restora.graph.preset import preset_from_dict
 
     known = MODELS[model]
     chosen = stems or list(known)
@@ -59,7 +59,7 @@ def stems_preset(model: str, stems: list[str] | None = None, masks: str = "ratio
         nodes = [{"id": "sep", "type": "separate", "params": {"model": model, "masks": masks}}]
         streams = {"vocals": "sep.vocals", "accompaniment": "sep.accompaniment"}
     outputs = {stem: streams[stem] for stem in known if stem in chosen}
-    return _validated({"restora_preset": 1, "name": f"separate-{model}", "nodes": nodes,
+    return preset_from_dict({"restora_preset": 1, "name": f"separate-{model}", "nodes": nodes,
                        "outputs": outputs}, f"restora separate --model {model}")
 
 

@@ -92,7 +92,7 @@ class Preset:
                 setattr(spec, param, value)
             else:
                 spec.params[param] = value
-        return _validated(new.to_json(), new.source or new.name)
+        return preset_from_dict(new.to_json(), new.source or new.name)
 
 
 def builtin_names() -> list[str]:
@@ -122,10 +122,11 @@ def load_preset(name_or_path: str | Path) -> Preset:
     except json.JSONDecodeError as exc:
         raise UsageError(f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} "
                          f"column {exc.colno}") from None
-    return _validated(raw, source)
+    return preset_from_dict(raw, source)
 
 
-def _validated(raw: Any, source: str) -> Preset:
+def preset_from_dict(raw: Any, source: str) -> Preset:
+    """A validated Preset from parsed preset JSON; ``source`` names it in error messages (UsageError)."""
     if not isinstance(raw, dict):
         raise UsageError(f"{source}: the top level must be a JSON object")
     version = raw.get("restora_preset")

@@ -96,13 +96,13 @@ def test_real_stream_delivers_the_processed_lane(qtbot, null_device):
 def test_real_stream_delivers_what_the_renderer_made(qtbot, null_device):
     """The whole path: a chain rendered in the background, played through a real stream."""
     from restora.app.render import RenderController
-    from restora.graph.preset import _validated
+    from restora.graph.preset import preset_from_dict
 
     original = _tone(440.0)
     source = SourceAudio.from_array(original, SR)
     renderer = RenderController()
     renderer.set_source(source)
-    renderer.set_preset(_validated({"restora_preset": 1, "name": "t", "outputs": {"processed": "g"},
+    renderer.set_preset(preset_from_dict({"restora_preset": 1, "name": "t", "outputs": {"processed": "g"},
                                     "nodes": [{"id": "g", "type": "gain", "params": {"gain_db": -12}}]}, "test"))
     assert renderer.wait_idle(20)
     player = Player()

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from restora.graph.lanes import INPUT_STREAM, LaneAssembler, lane_preset, lanes_for, scope_weights
-from restora.graph.preset import _validated
+from restora.graph.preset import preset_from_dict
 from restora.graph.runner import GraphRun, array_blocks
 
 
 def _preset(outputs, nodes=None):
     nodes = nodes or [{"id": "g", "type": "gain", "params": {"gain_db": -6}}]
-    return _validated({"restora_preset": 1, "name": "t", "nodes": nodes, "outputs": outputs}, "test")
+    return preset_from_dict({"restora_preset": 1, "name": "t", "nodes": nodes, "outputs": outputs}, "test")
 
 
 def _assemble(preset, audio, rate, block, scope=None):

@@ -21,7 +21,7 @@ from restora.errors import ModelError
 from restora.graph.file_job import process_array
 from restora.graph.lanes import DEFAULT_FADE_S, LaneAssembler, lane_preset, lanes_for
 from restora.graph.node import Node
-from restora.graph.preset import _validated
+from restora.graph.preset import preset_from_dict
 from restora.graph.registry import register_node_type
 from restora.graph.runner import GraphRun, array_blocks
 
@@ -31,7 +31,7 @@ _names = itertools.count()
 
 def _preset(nodes, outputs=None):
     outputs = outputs or {"main": nodes[-1]["id"]}
-    return _validated({"restora_preset": 1, "name": "t", "nodes": nodes, "outputs": outputs}, "test")
+    return preset_from_dict({"restora_preset": 1, "name": "t", "nodes": nodes, "outputs": outputs}, "test")
 
 
 def _gain(db, node_id="g", input="input"):
@@ -239,13 +239,20 @@ def test_only_the_previous_render_is_kept_as_fallback(ctrl, qtbot, gate):
     np.testing.assert_allclose(ctrl.read("main", 0, len(audio)), audio * 10 ** (-20 / 20), atol=1e-7)
 
 
-def test_moving_the_playhead_outside_the_render_restarts_it_there(ctrl, qtbot, gate):
+def _gated_render(ctrl, qtbot, gate, seconds: float, blocks: int) -> np.ndarray:
+    """Start rendering ``seconds`` of noise through the gate node and hold it after ``blocks`` blocks."""
     name, cls = gate
-    audio = _noise(10)
-    cls.allow(8)
+    audio = _noise(seconds)
+    cls.allow(blocks)
     ctrl.set_source(SourceAudio.from_array(audio, RATE))
     ctrl.set_preset(_preset([{"id": "gate", "type": name}]))
     _held(qtbot, cls)
+    return audio
+
+
+def test_moving_the_playhead_outside_the_render_restarts_it_there(ctrl, qtbot, gate):
+    _, cls = gate
+    audio = _gated_render(ctrl, qtbot, gate, 10, 8)
     jump = 7 * RATE
     ctrl.set_focus(jump, seek=True)
     cls.allow(20)
@@ -259,12 +266,8 @@ def test_moving_the_playhead_outside_the_render_restarts_it_there(ctrl, qtbot, g
 
 
 def test_playback_overtaking_a_slow_render_does_not_restart_it(ctrl, qtbot, gate):
-    name, cls = gate
-    audio = _noise(10)
-    cls.allow(8)
-    ctrl.set_source(SourceAudio.from_array(audio, RATE))
-    ctrl.set_preset(_preset([{"id": "gate", "type": name}]))
-    _held(qtbot, cls)
+    _, cls = gate
+    audio = _gated_render(ctrl, qtbot, gate, 10, 8)
     ctrl.set_focus(7 * RATE)  # the playhead ran past the render: not a seek
     cls.allow(20)
     _held(qtbot, cls)
