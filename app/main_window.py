@@ -154,6 +154,8 @@ class MainWindow(QMainWindow):
         self.scope_sel_action = self._action(p, "Process the &selection only", lambda: self.set_scope("selection"),
                                              checkable=True)
         self.scope_file_action.setChecked(True)
+        p.addSeparator()
+        self._action(p, "&Match EQ to reference…", self.eq_match_dialog)
         t = bar.addMenu("&Playback")
         self._action(t, "Play / pause", self.player.toggle_play, "Space")
         self._action(t, "Stop", self.player.stop, "Ctrl+.")
@@ -389,6 +391,14 @@ class MainWindow(QMainWindow):
         self.batch_window.show()
         self.batch_window.raise_()
 
+    def eq_match_dialog(self) -> None:
+        from restora.app.eq_match_panel import EqMatchPanel, document_audio
+
+        if getattr(self, "eq_match_window", None) is None:
+            self.eq_match_window = EqMatchPanel(self.chain, lambda: document_audio(self), parent=self)
+        self.eq_match_window.show()
+        self.eq_match_window.raise_()
+
     def preferences_dialog(self) -> None:
         from restora.app.audio_output import AudioUnavailable, list_output_devices
         from restora.app.preferences import PreferencesDialog
@@ -467,7 +477,8 @@ class MainWindow(QMainWindow):
             self.loader.cancel()
         self.views.shutdown()
         self.analysis.shutdown()
-        for dialog in (getattr(self, "export_window", None), getattr(self, "batch_window", None)):
+        for dialog in (getattr(self, "export_window", None), getattr(self, "batch_window", None),
+                       getattr(self, "eq_match_window", None)):
             try:
                 if dialog is not None:
                     dialog.shutdown()
