@@ -22,13 +22,17 @@ NODE_NAMES = {v: k for k, v in JSON_NAMES.items()}
 
 def register(sub, common) -> None:
     p = sub.add_parser("eq-match", parents=[common], help="fit EQ bands that match a reference's tone",
-                       description="Fit peak/shelf EQ bands (least squares on the smoothed spectral "
-                                   "difference) so IN sounds tonally like REF.")
+                       description="Predict peak/shelf EQ bands so IN sounds tonally like REF: the trained "
+                                   "predictor's guess refined by a least-squares fit to the smoothed "
+                                   "spectral difference (--method hybrid, the default).")
     p.add_argument("input", type=Path, help="source audio file")
     p.add_argument("--reference", type=Path, required=True, help="reference recording (any content)")
     p.add_argument("--bands", type=int, default=6, metavar="N", help="number of bands, 1..12 (default 6)")
     p.add_argument("--amount", type=float, default=100.0, metavar="PCT",
                    help="scale the fitted gains, 0..100 %% (default 100)")
+    p.add_argument("--method", choices=("hybrid", "fit", "network"), default="hybrid",
+                   help="hybrid: network guess refined by the fit (default); fit: least squares alone; "
+                        "network: the trained predictor's bands alone (at most 4)")
     p.add_argument("--json", action="store_true", help="print the bands and match error as JSON")
     p.add_argument("-o", "--output", type=Path, help="write the EQ'd source here")
     p.add_argument("--overwrite", action="store_true", help="replace an existing -o file")
@@ -73,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--amount {args.amount:g} is out of range [0, 100] %")
     source = em.spectrum_of_file(args.input, f"source {args.input}")
     reference = em.spectrum_of_file(args.reference, f"reference {args.reference}")
-    bands = _rounded(em.apply_amount(em.fit_bands(source, reference, args.bands), args.amount))
+    bands = _rounded(em.apply_amount(em.match_bands(source, reference, args.bands, args.method), args.amount))
     before, after = em.match_error_db(source, reference), em.match_error_db(source, reference, bands)
     preset = eq_preset(bands)
     if args.save_preset:
@@ -87,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
             log.info("wrote %s", path)
     if args.json:
         print(json.dumps({"bands": [band_json(b) for b in bands], "match_error_db": round(after, 3),
-                          "match_error_before_db": round(before, 3), "amount_pct": args.amount}, indent=2))
+                          "match_error_before_db": round(before, 3), "amount_pct": args.amount,
+                          "method": args.method}, indent=2))
         return 0
     print(f"{'band':>4s}  {'type':10s} {'freq':>9s} {'gain':>8s} {'Q':>6s}")
     for i, b in enumerate(bands, 1):

@@ -22,7 +22,9 @@ from restora.errors import UsageError
 MIN_SECONDS = 1.0
 SILENCE_POWER = 1e-12  # mean square below -120 dBFS counts as silence
 MAX_GAIN_DB, MIN_Q, MAX_Q = 18.0, 0.3, 6.0
-FIT_TYPES = ("peak", "lowshelf", "highshelf")
+FIT_TYPES = ("peak", "lowshelf", "highshelf", "highpass", "lowpass")
+PASS_TYPES = ("highpass", "lowpass")  # 12 dB/octave, gain 0 (as graph.nodes_basic designs them)
+PASS_EDGE_DROP_DB = 10.0  # a pass filter is tried only where the target falls this far at an edge
 
 
 @dataclass(frozen=True)
@@ -191,7 +193,11 @@ class _Model:
 
     def bands(self, p: np.ndarray) -> list[Band]:
         t = p[1:].reshape(-1, 3)
-        return [Band(k, float(np.exp(f)), float(g), float(np.exp(q))) for k, (f, g, q) in zip(self.types, t)]
+        return [Band(k, float(np.exp(f)), 0.0 if k in PASS_TYPES else float(g), float(np.exp(q)))
+                for k, (f, g, q) in zip(self.types, t)]
+
+    def cost(self, p: np.ndarray) -> float:
+        return float(np.sum(self.residual(p) ** 2))
 
     def residual(self, p: np.ndarray) -> np.ndarray:
         fit = p[0] + response_db(self.bands(p), self.grid, self.sr)
@@ -224,29 +230,92 @@ def target_curve(source: Spectrum, reference: Spectrum, grid: np.ndarray) -> np.
     return diff - diff.mean()
 
 
-def fit_bands(source: Spectrum, reference: Spectrum, n_bands: int = 6) -> list[Band]:
-    """Fit ``n_bands`` (1..12) peak/shelf biquads that turn the source's tone into the reference's.
+def fit_bands(source: Spectrum, reference: Spectrum, n_bands: int = 6,
+              initial: list[Band] | None = None) -> list[Band]:
+    """Fit ``n_bands`` (1..12) biquads that turn the source's tone into the reference's.
 
     Frequencies stay in [20 Hz, min(20 kHz, 0.45 × source rate)], gains in ±18 dB,
-    Q in [0.3, 6]. Initial guess: shelves at 150 Hz and 8 kHz fitted first, then
-    each peak placed at the largest remaining error; then all refined jointly.
+    Q in [0.3, 6]. Without ``initial``: shelves at 150 Hz and 8 kHz fitted first;
+    with it (e.g. the trained predictor's bands), its bands of largest |gain|
+    start the fit instead. Then each further peak is placed at the largest
+    remaining error, and all bands are refined jointly. Where the target falls
+    steeply at an edge, a fit with a high-pass (low-pass) in place of the low
+    (high) shelf is tried too and kept unless clearly worse.
     """
     if not 1 <= n_bands <= 12:
         raise UsageError(f"number of bands {n_bands} is out of range [1, 12]")
     top = analysis_top_hz(source.sample_rate, reference.sample_rate)
     grid = 20.0 * 2.0 ** (np.arange(0, np.log2(top / 20.0) * 24 + 1) / 24.0)  # 1/24 octave
-    model = _Model(_fit_types(n_bands), grid, target_curve(source, reference, grid), source.sample_rate, top)
-    start = {"lowshelf": 150.0, "highshelf": min(8000.0, 0.6 * top), "peak": 1000.0}
-    p = np.zeros(1 + 3 * n_bands)
-    p[1::3] = np.log([start[k] for k in model.types])
-    p[3::3] = np.log(0.707)
-    peaks = [i for i, k in enumerate(model.types) if k == "peak"]
+    target = target_curve(source, reference, grid)
+    seeds = _strongest(initial, n_bands) if initial else [Band(k, 0.0, 0.0, 0.707) for k in _fit_types(n_bands)
+                                                          if k != "peak"]
+    model, p = _fit_from(seeds, n_bands, grid, target, source.sample_rate, top)
+    median = float(np.median(target))
+    for shelf, kind, edge in (("lowshelf", "highpass", 0), ("highshelf", "lowpass", -1)):
+        if shelf not in [b.type for b in seeds] or target[edge] > median - PASS_EDGE_DROP_DB:
+            continue
+        inside = np.nonzero(target >= median - 3.0)[0]  # the corner: where the edge's fall begins
+        corner = float(grid[inside[0] if edge == 0 else inside[-1]])
+        alt_seeds = [Band(kind, corner, 0.0, 0.707) if b.type == shelf else b for b in seeds]
+        alt, q = _fit_from(alt_seeds, n_bands, grid, target, source.sample_rate, top)
+        # A pass filter is the natural reading of a steep edge: prefer it unless it fits clearly worse.
+        if alt.cost(q) < 1.25 * model.cost(p):
+            model, p, seeds = alt, q, alt_seeds
+    return model.bands(p)
+
+
+def _fit_from(seeds: list[Band], n_bands: int, grid: np.ndarray, target: np.ndarray, sr: int,
+              top: float) -> tuple[_Model, np.ndarray]:
+    """Fit ``seeds`` (freq 0 = default start) first, then add peaks one at a time at the largest error."""
+    types = [b.type for b in seeds] + ["peak"] * (n_bands - len(seeds))
+    model = _Model(types, grid, target, sr, top)
+    p = _initial_vector(model, [b for b in seeds], top)
     free = np.ones(len(p), bool)
-    for i in peaks:  # shelves (and offset) first; peaks join one at a time
-        free[1 + 3 * i: 4 + 3 * i] = False
+    free[1 + 3 * len(seeds):] = False
     p = model.solve(p, free)
-    for i in peaks:
+    for i in range(len(seeds), n_bands):
         err = model.target - p[0] - response_db(model.bands(p), grid, model.sr)
         at = int(np.argmax(np.abs(err)))
         p[1 + 3 * i: 4 + 3 * i] = np.log(grid[at]), np.clip(err[at], -MAX_GAIN_DB, MAX_GAIN_DB), np.log(1.4)
-    return model.bands(model.solve(p))
+    return model, model.solve(p)
+
+
+def _strongest(bands: list[Band], n: int) -> list[Band]:
+    """The ``n`` bands of largest |gain| (pass filters first), in their original order."""
+    keep = sorted(range(len(bands)), key=lambda i: -(1e9 if bands[i].gain_db == 0 else abs(bands[i].gain_db)))[:n]
+    return [bands[i] for i in sorted(keep)]
+
+
+def _initial_vector(model: _Model, seeds: list[Band], top: float) -> np.ndarray:
+    """Parameter vector: ``seeds`` first (a frequency of 0 means the type's default start), clipped to bounds."""
+    start = {"lowshelf": 150.0, "highshelf": min(8000.0, 0.6 * top), "peak": 1000.0}
+    p = np.zeros(1 + 3 * len(model.types))
+    p[1::3] = np.log([start.get(k, 1000.0) for k in model.types])
+    p[3::3] = np.log(0.707)
+    for i, b in enumerate(seeds):
+        freq = b.freq_hz or start[b.type]
+        p[1 + 3 * i: 4 + 3 * i] = np.log(min(max(freq, 20.0), top)), b.gain_db, np.log(b.q)
+    return model.clip(p)
+
+
+METHODS = ("hybrid", "fit", "network")
+
+
+def match_bands(source: Spectrum, reference: Spectrum, n_bands: int = 6, method: str = "hybrid") -> list[Band]:
+    """EQ bands giving the source the reference's long-term tone.
+
+    ``method``: ``"fit"`` the analytic least-squares fit alone; ``"network"`` the
+    trained predictor's four bands (the ``n_bands`` strongest of them when
+    fewer are asked for); ``"hybrid"`` the predictor's bands refined by the fit,
+    with further peaks where the error remains.
+    """
+    if method not in METHODS:
+        raise UsageError(f"method {method!r} is not one of {', '.join(METHODS)}")
+    if method == "fit":
+        return fit_bands(source, reference, n_bands)
+    from restora.models import eq_predictor
+
+    guess = eq_predictor.predict(source, reference)
+    if method == "network":
+        return _strongest(guess, n_bands)
+    return fit_bands(source, reference, n_bands, initial=guess)

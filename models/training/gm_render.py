@@ -1,0 +1,85 @@
+"""Render short random pieces for any General MIDI program with fluidsynth (Debian's FluidR3 GM soundfont).
+
+Reproducible: the notes come from a seeded generator; fluidsynth renders the
+MIDI file offline (``fluidsynth -ni -F``). Needs ``apt-get install fluidsynth
+fluid-soundfont-gm`` and the ``mido`` package (the ``[train]`` extra).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+DRUMS = -1  # pseudo program: the GM percussion channel
+# Comfortable MIDI note ranges per GM family (programs 8 at a time).
+FAMILY_RANGES = {0: (36, 96), 1: (60, 96), 2: (36, 84), 3: (40, 84), 4: (28, 52), 5: (36, 96), 6: (48, 84),
+                 7: (36, 84), 8: (48, 84), 9: (55, 96), 10: (36, 84), 11: (48, 84), 12: (36, 84), 13: (36, 84),
+                 14: (36, 84), 15: (36, 84)}
+POLYPHONIC = {0, 2, 3, 5, 6, 11}  # pianos, organs, guitars, strings, ensembles, synth pads: chords
+SCALE = np.array([0, 2, 4, 5, 7, 9, 11])
+
+
+def available() -> bool:
+    """True when fluidsynth and the GM soundfont are installed."""
+    return shutil.which("fluidsynth") is not None and SOUNDFONT.exists()
+
+
+def _notes(program: int, seconds: float, rng: np.random.Generator) -> list[tuple[float, float, int, int]]:
+    """``(start_s, length_s, midi_note, velocity)`` events of a random diatonic phrase."""
+    if program == DRUMS:
+        lo, hi, chords = 35, 81, False
+    else:
+        lo, hi = FAMILY_RANGES[program // 8]
+        chords = program // 8 in POLYPHONIC
+    key, beat = int(rng.integers(0, 12)), 60.0 / rng.uniform(70, 160)
+    pitches = [p for p in range(lo, hi + 1) if (p - key) % 12 in SCALE or program == DRUMS]
+    events, t, idx = [], 0.0, len(pitches) // 2
+    while t < seconds - 0.25:
+        length = beat * float(rng.choice([0.25, 0.5, 1.0, 2.0] if program != DRUMS else [0.25, 0.5]))
+        idx = int(np.clip(idx + rng.integers(-3, 4), 0, len(pitches) - 1))
+        chord = [0, 2, 4] if chords and rng.random() < 0.5 else [0]
+        velocity = int(rng.integers(50, 120))
+        for step in chord:
+            note = pitches[min(idx + step, len(pitches) - 1)] if program != DRUMS else pitches[int(rng.integers(len(pitches)))]
+            events.append((t, length * rng.uniform(0.6, 1.0), note, velocity))
+        t += length
+    return events
+
+
+def write_midi(program: int, seconds: float, seed: int, path: Path) -> None:
+    """A one-track MIDI file playing a random phrase on ``program`` (0..127, or DRUMS)."""
+    import mido
+
+    rng = np.random.default_rng(seed)
+    channel = 9 if program == DRUMS else 0
+    ticks, tempo = 480, 500000  # 120 bpm: one beat = 0.5 s = 480 ticks
+    msgs = []
+    for start, length, note, vel in _notes(program, seconds, rng):
+        msgs.append((start, mido.Message("note_on", note=note, velocity=vel, channel=channel)))
+        msgs.append((start + length, mido.Message("note_off", note=note, velocity=0, channel=channel)))
+    msgs.sort(key=lambda m: (m[0], m[1].type == "note_on"))
+    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=tempo)])
+    if program != DRUMS:
+        track.append(mido.Message("program_change", program=program, channel=channel))
+    now = 0
+    for t, msg in msgs:
+        tick = int(round(t * ticks / 0.5))
+        track.append(msg.copy(time=tick - now))
+        now = tick
+    mid = mido.MidiFile(ticks_per_beat=ticks)
+    mid.tracks.append(track)
+    mid.save(path)
+
+
+def render(program: int, seconds: float, seed: int, wav_path: Path, sample_rate: int = 44100) -> Path:
+    """Render a random phrase for ``program`` to a 16-bit WAV at ``sample_rate`` Hz (stereo, fluidsynth's reverb off)."""
+    midi = wav_path.with_suffix(".mid")
+    write_midi(program, seconds, seed, midi)
+    subprocess.run(["fluidsynth", "-ni", "-q", "-R", "0", "-C", "0", "-g", "0.6", "-r", str(sample_rate),
+                    "-F", str(wav_path), str(SOUNDFONT), str(midi)], check=True, capture_output=True)
+    midi.unlink()
+    return wav_path
