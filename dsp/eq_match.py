@@ -24,6 +24,8 @@ SILENCE_POWER = 1e-12  # mean square below -120 dBFS counts as silence
 MAX_GAIN_DB, MIN_Q, MAX_Q = 18.0, 0.3, 6.0
 FIT_TYPES = ("peak", "lowshelf", "highshelf", "highpass", "lowpass")
 PASS_TYPES = ("highpass", "lowpass")  # 12 dB/octave, gain 0 (as graph.nodes_basic designs them)
+PASS_Q = (0.5, 1.4)  # pass filters: no resonant peaks at the corner
+GAIN_PENALTY = 0.02  # a faint pull towards 0 dB: ties between bands go to the smaller gains
 PASS_EDGE_DROP_DB = 10.0  # a pass filter is tried only where the target falls this far at an edge
 
 
@@ -188,8 +190,11 @@ class _Model:
 
     def __init__(self, types: list[str], grid: np.ndarray, target: np.ndarray, sample_rate: int, top: float):
         self.types, self.grid, self.target, self.sr = types, grid, target, sample_rate
-        self.lower = np.array([-60.0] + [np.log(20.0), -MAX_GAIN_DB, np.log(MIN_Q)] * len(types))
-        self.upper = np.array([60.0] + [np.log(top), MAX_GAIN_DB, np.log(MAX_Q)] * len(types))
+        q_range = [PASS_Q if k in PASS_TYPES else (MIN_Q, MAX_Q) for k in types]
+        self.lower = np.array([-60.0] + [v for (lo, _) in q_range for v in (np.log(20.0), -MAX_GAIN_DB, np.log(lo))])
+        self.upper = np.array([60.0] + [v for (_, hi) in q_range for v in (np.log(top), MAX_GAIN_DB, np.log(hi))])
+        # Gain penalty per band, scaled with the grid so it weighs the same at any rate.
+        self.gain_weight = GAIN_PENALTY * np.sqrt(len(grid) / 240.0)
 
     def bands(self, p: np.ndarray) -> list[Band]:
         t = p[1:].reshape(-1, 3)
@@ -202,7 +207,7 @@ class _Model:
     def residual(self, p: np.ndarray) -> np.ndarray:
         fit = p[0] + response_db(self.bands(p), self.grid, self.sr)
         # A faint pull towards 0 dB keeps redundant bands from cancelling each other at large gains.
-        return np.concatenate([fit - self.target, 0.02 * p[2::3]])
+        return np.concatenate([fit - self.target, self.gain_weight * p[2::3]])
 
     def clip(self, p: np.ndarray) -> np.ndarray:
         span = self.upper - self.lower
