@@ -97,3 +97,21 @@ def test_onnx_export_matches_pytorch(tmp_path):
     export_eq.export(net, tmp_path / "m.onnx")
     figures = export_eq.parity(net, tmp_path / "m.onnx", _data())
     assert figures["gain_max_abs_db"] < 1e-3 and figures["freq_max_rel"] < 1e-5 and figures["q_max_rel"] < 1e-5
+
+
+def test_a_checkpoint_larger_than_the_return_limit_is_split_and_reloaded(tmp_path, monkeypatch):
+    import common
+
+    monkeypatch.setattr(common, "PIECE_BYTES", 50_000)
+    net, opt = eq_net.EqNet(64), None
+    opt = torch.optim.AdamW(net.parameters())
+    ckpt = Checkpoint(tmp_path)
+    ckpt.save(7, net, opt)
+    pieces = sorted(p.name for p in tmp_path.iterdir())
+    assert len(pieces) > 2 and all(p.startswith("checkpoint.pt.") and not p.endswith(".part") for p in pieces)
+    fresh = eq_net.EqNet(64)
+    step, _ = Checkpoint(tmp_path).load(fresh)
+    assert step == 7 and all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), fresh.state_dict().values()))
+    monkeypatch.setattr(common, "PIECE_BYTES", 10 ** 9)
+    ckpt.save(8, net, opt)  # small again: one file, the pieces are gone
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt"]

@@ -42,8 +42,14 @@ class TimeBudget:
         return self.elapsed() >= self.seconds
 
 
+PIECE_BYTES = 15 * 2 ** 20
+
+
 class Checkpoint:
     """``<folder>/checkpoint.pt``: model, optimiser, scheduler, step and RNG states; written atomically.
+
+    Larger than 15 MiB, it is written as ``checkpoint.pt.00``, ``.01``, … instead
+    (the training machine returns files of at most 16 MiB).
 
     A run started with the same folder resumes where the last one saved, so a
     run cut off by the machine's time limit loses at most one save interval.
@@ -62,13 +68,34 @@ class Checkpoint:
             state["cuda_rng"] = torch.cuda.get_rng_state_all()
         tmp = self.path.with_suffix(".part")
         torch.save(state, tmp)
-        os.replace(tmp, self.path)
+        data = tmp.read_bytes() if tmp.stat().st_size > PIECE_BYTES else None
+        parts = []
+        if data is not None:  # the training machine returns files of 16 MiB at most
+            for i in range(0, len(data), PIECE_BYTES):
+                part = self.folder / f"checkpoint.pt.{i // PIECE_BYTES:02d}.part"
+                part.write_bytes(data[i:i + PIECE_BYTES])
+                parts.append(part)
+            tmp.unlink()
+        # Only complete files are renamed into place; the old ones go just before.
+        for old in [*self.folder.glob("checkpoint.pt.[0-9][0-9]"), self.path]:
+            old.unlink(missing_ok=True)
+        for part in parts:
+            os.replace(part, part.with_suffix(""))
+        if data is None:
+            os.replace(tmp, self.path)
 
     def load(self, model, optimiser=None, scheduler=None) -> tuple[int, dict]:
         """Restore into the given objects; returns ``(step, extra)`` or ``(0, {})`` with no checkpoint."""
-        if not self.path.is_file():
+        pieces = sorted(self.folder.glob("checkpoint.pt.[0-9][0-9]"))
+        if pieces:
+            import io
+
+            state = torch.load(io.BytesIO(b"".join(p.read_bytes() for p in pieces)), map_location="cpu",
+                               weights_only=False)
+        elif self.path.is_file():
+            state = torch.load(self.path, map_location="cpu", weights_only=False)
+        else:
             return 0, {}
-        state = torch.load(self.path, map_location="cpu", weights_only=False)
         model.load_state_dict(state["model"])
         if optimiser is not None:
             optimiser.load_state_dict(state["optimiser"])
@@ -88,3 +115,57 @@ def write_json(path: Path, data: dict) -> None:
     tmp = path.with_suffix(".part")
     tmp.write_text(json.dumps(data, indent=1, default=float))
     os.replace(tmp, path)
+
+
+def run_training(net, opt, sched, out: Path, budget: TimeBudget, total_steps: int, train_step, evaluate,
+                 eval_every: int, grad_clip: float, weights_extra: dict | None = None) -> int:
+    """The shared loop: resume from ``out``, step until ``total_steps`` or the budget, evaluate, checkpoint.
+
+    ``train_step()`` returns ``(loss tensor, {name: tensor})`` for one batch;
+    ``evaluate()`` returns a dict of held-out figures. Writes ``checkpoint.pt``
+    (every minute and at the end), ``weights.pt`` (``{"state", "step", **weights_extra}``)
+    and ``metrics.json``; returns the step reached.
+    """
+    ckpt = Checkpoint(out)
+    step, extra = ckpt.load(net, opt, sched)
+    history = extra.get("history", [])
+    print(f"torch {torch.__version__}, starting at step {step}", flush=True)
+    last_save = budget.elapsed()
+    while step < total_steps and not budget.expired():
+        loss, parts = train_step()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
+        opt.step()
+        sched.step()
+        step += 1
+        if step % eval_every == 0 or step == total_steps:
+            figures = {"step": step, "seconds": round(budget.elapsed(), 1), "loss": loss.item(),
+                       **{k: v.item() for k, v in parts.items()}, **evaluate()}
+            history.append(figures)
+            print(figures, flush=True)
+        if budget.elapsed() - last_save > 60.0:
+            ckpt.save(step, net, opt, sched, {"history": history})
+            last_save = budget.elapsed()
+    ckpt.save(step, net, opt, sched, {"history": history})
+    torch.save({"state": net.state_dict(), "step": step, **(weights_extra or {})}, Path(out) / "weights.pt")
+    write_json(Path(out) / "metrics.json", {"step": step, "done": step >= total_steps, "history": history})
+    print(f"stopped at step {step}/{total_steps} after {budget.elapsed():.0f} s", flush=True)
+    return step
+
+
+def run_arguments(description: str, steps: int, batch: int, eval_every: int, seed: int):
+    """An argument parser with the options every training script shares (data, output, budget, schedule)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--data", type=Path, required=True)
+    ap.add_argument("--out", type=Path, required=True, help="run folder: a second run with it resumes")
+    ap.add_argument("--minutes", type=float, default=8.5, help="wall-clock budget of this run")
+    ap.add_argument("--steps", type=int, default=steps, help="total optimiser steps (the LR schedule's length)")
+    ap.add_argument("--batch", type=int, default=batch)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--seed", type=int, default=seed)
+    ap.add_argument("--eval-every", type=int, default=eval_every)
+    return ap

@@ -28,9 +28,12 @@ def available() -> bool:
     return shutil.which("fluidsynth") is not None and SOUNDFONT.exists()
 
 
-def _notes(program: int, seconds: float, rng: np.random.Generator) -> list[tuple[float, float, int, int]]:
-    """``(start_s, length_s, midi_note, velocity)`` events of a random diatonic phrase."""
-    if program == DRUMS:
+def _notes(program: int, seconds: float, rng: np.random.Generator,
+           drum_note: int | None = None) -> list[tuple[float, float, int, int]]:
+    """``(start_s, length_s, midi_note, velocity)`` events of a random diatonic phrase (or one drum piece)."""
+    if drum_note is not None:
+        lo, hi, chords = drum_note, drum_note, False
+    elif program == DRUMS:
         lo, hi, chords = 35, 81, False
     else:
         lo, hi = FAMILY_RANGES[program // 8]
@@ -50,15 +53,15 @@ def _notes(program: int, seconds: float, rng: np.random.Generator) -> list[tuple
     return events
 
 
-def write_midi(program: int, seconds: float, seed: int, path: Path) -> None:
-    """A one-track MIDI file playing a random phrase on ``program`` (0..127, or DRUMS)."""
+def write_midi(program: int, seconds: float, seed: int, path: Path, drum_note: int | None = None) -> None:
+    """A one-track MIDI file playing a random phrase on ``program`` (0..127, or DRUMS; ``drum_note``: that piece only)."""
     import mido
 
     rng = np.random.default_rng(seed)
     channel = 9 if program == DRUMS else 0
     ticks, tempo = 480, 500000  # 120 bpm: one beat = 0.5 s = 480 ticks
     msgs = []
-    for start, length, note, vel in _notes(program, seconds, rng):
+    for start, length, note, vel in _notes(program, seconds, rng, drum_note):
         msgs.append((start, mido.Message("note_on", note=note, velocity=vel, channel=channel)))
         msgs.append((start + length, mido.Message("note_off", note=note, velocity=0, channel=channel)))
     msgs.sort(key=lambda m: (m[0], m[1].type == "note_on"))
@@ -75,10 +78,14 @@ def write_midi(program: int, seconds: float, seed: int, path: Path) -> None:
     mid.save(path)
 
 
-def render(program: int, seconds: float, seed: int, wav_path: Path, sample_rate: int = 44100) -> Path:
-    """Render a random phrase for ``program`` to a 16-bit WAV at ``sample_rate`` Hz (stereo, fluidsynth's reverb off)."""
+def render(program: int, seconds: float, seed: int, wav_path: Path, sample_rate: int = 44100,
+           drum_note: int | None = None) -> Path:
+    """Render a random phrase for ``program`` to a 16-bit WAV at ``sample_rate`` Hz (stereo, fluidsynth's reverb off).
+
+    With ``program=DRUMS`` and ``drum_note`` (35..81) only that percussion piece plays.
+    """
     midi = wav_path.with_suffix(".mid")
-    write_midi(program, seconds, seed, midi)
+    write_midi(program, seconds, seed, midi, drum_note)
     subprocess.run(["fluidsynth", "-ni", "-q", "-R", "0", "-C", "0", "-g", "0.6", "-r", str(sample_rate),
                     "-F", str(wav_path), str(SOUNDFONT), str(midi)], check=True, capture_output=True)
     midi.unlink()

@@ -9,7 +9,6 @@ export step reads) and ``metrics.json`` (validation figures per evaluation).
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # runs as a plain script on the training machine
 
-from common import Checkpoint, TimeBudget, pick_device, seed_all, write_json  # noqa: E402
+from common import TimeBudget, pick_device, run_arguments, run_training, seed_all  # noqa: E402
 from eq_net import EqNet, response_db  # noqa: E402
 from eq_pairs import BENCH_GAIN_DB, PairSampler  # noqa: E402
 
@@ -60,20 +59,11 @@ def evaluate(net: EqNet, sampler: PairSampler, batches: int = 8, size: int = 102
 
 
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, required=True)
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--minutes", type=float, default=8.0, help="wall-clock budget of this run")
-    ap.add_argument("--steps", type=int, default=60000, help="total optimiser steps (the LR schedule's length)")
-    ap.add_argument("--batch", type=int, default=1024)
-    ap.add_argument("--lr", type=float, default=1e-3)
+    ap = run_arguments(__doc__.splitlines()[0], steps=60000, batch=1024, eval_every=2000, seed=5)
     ap.add_argument("--hidden", type=int, default=512)
     ap.add_argument("--dropout", type=float, default=0.1)
     ap.add_argument("--jitter-db", type=float, default=1.5, help="RMS of the smooth content jitter (training pairs)")
     ap.add_argument("--weight-decay", type=float, default=1e-3)
-    ap.add_argument("--device", default="auto")
-    ap.add_argument("--seed", type=int, default=5)
-    ap.add_argument("--eval-every", type=int, default=2000)
     args = ap.parse_args(argv)
     budget, device = TimeBudget(args.minutes * 60.0), pick_device(args.device)
     seed_all(args.seed)
@@ -83,35 +73,14 @@ def main(argv=None) -> None:
     net = EqNet(args.hidden, dropout=args.dropout).to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps, pct_start=0.05)
-    ckpt = Checkpoint(args.out)
-    step, extra = ckpt.load(net, opt, sched)
-    history = extra.get("history", [])
-    print(f"device {device}, torch {torch.__version__}, {len(train)} train / {len(val)} val items, "
-          f"starting at step {step}", flush=True)
-    last_save = budget.elapsed()
-    while step < args.steps and not budget.expired():
-        feats, bands, mask, _ = train.batch(args.batch)
-        loss, parts = loss_terms(net, feats, bands, mask, train.grid)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        step += 1
-        if step % args.eval_every == 0 or step == args.steps:
-            figures = {"step": step, "seconds": round(budget.elapsed(), 1), "loss": loss.item(), **{k: v.item() for k, v in parts.items()},
-                       "val": evaluate(net, val)}
-            history.append(figures)
-            print(figures, flush=True)
-        if budget.elapsed() - last_save > 60.0:
-            ckpt.save(step, net, opt, sched, {"history": history})
-            last_save = budget.elapsed()
-    ckpt.save(step, net, opt, sched, {"history": history})
-    torch.save({"state": net.state_dict(), "hidden": args.hidden, "step": step}, args.out / "weights.pt")
-    write_json(args.out / "metrics.json", {"step": step, "done": step >= args.steps, "args": vars(args) | {
-        "data": str(args.data), "out": str(args.out)}, "history": history})
-    print(f"stopped at step {step}/{args.steps} after {budget.elapsed():.0f} s", flush=True)
+    print(f"device {device}, {len(train)} train / {len(val)} val items", flush=True)
 
+    def train_step():
+        feats, bands, mask, _ = train.batch(args.batch)
+        return loss_terms(net, feats, bands, mask, train.grid)
+
+    run_training(net, opt, sched, args.out, budget, args.steps, train_step, lambda: {"val": evaluate(net, val)},
+                 args.eval_every, grad_clip=1.0, weights_extra={"hidden": args.hidden})
 
 if __name__ == "__main__":
     main()
