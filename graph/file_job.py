@@ -98,8 +98,10 @@ def process_file(preset: Preset, in_path: Path, out: Path, options: OutputOption
                  cancel: threading.Event | None = None,
                  progress: Callable[[float], None] | None = None,
                  meter_input: bool = False, meter_output: bool = False,
-                 block_frames: int = DEFAULT_BLOCK_FRAMES) -> FileResult:
+                 block_frames: int = DEFAULT_BLOCK_FRAMES, paths: dict[str, Path] | None = None) -> FileResult:
     """Run ``preset`` on the file ``in_path`` and write its outputs at/under ``out``.
+
+    ``paths`` (output name → file) replaces the default plan (:func:`plan_outputs`).
 
     ``meter_input``/``meter_output`` add loudness and DNSMOS measurements of the
     input and of the first output (batch reports), computed in the same pass.
@@ -107,7 +109,7 @@ def process_file(preset: Preset, in_path: Path, out: Path, options: OutputOption
     options = options or OutputOptions()
     in_path, out = Path(in_path), Path(out)
     info = audio_io.probe(in_path)
-    paths = plan_outputs(preset, in_path, out, options.format)
+    paths = {k: Path(v) for k, v in paths.items()} if paths else plan_outputs(preset, in_path, out, options.format)
     check_formats(paths)
     result = FileResult(input=in_path, duration_s=info.duration_s or 0.0)
     started = time.perf_counter()

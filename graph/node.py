@@ -32,11 +32,15 @@ class ParameterError(ValueError):
     """A parameter value is unknown, of the wrong type or out of range."""
 
 
+MAX_TEXT = 500
+
+
 @dataclass(frozen=True)
 class Param:
     """Declaration of one node parameter.
 
-    ``kind`` is ``"float"``, ``"int"``, ``"bool"`` or ``"choice"``; ``unit`` is
+    ``kind`` is ``"float"``, ``"int"``, ``"bool"``, ``"choice"`` or ``"text"`` (free
+    text, whitespace collapsed, at most ``MAX_TEXT`` characters); ``unit`` is
     shown to users (``"dB"``, ``"Hz"``, ``"LUFS"``, ``"%"``...).
     """
 
@@ -59,6 +63,11 @@ class Param:
                         raise ValueError(value)
                     return low in ("1", "true", "yes", "on")
                 return bool(value)
+            if self.kind == "text":
+                value = " ".join(str(value).split())
+                if len(value) > MAX_TEXT:
+                    raise ParameterError(f"{self.name} is {len(value)} characters long (at most {MAX_TEXT})")
+                return value
             if self.kind == "choice":
                 value = str(value)
                 if value not in self.choices:

@@ -22,6 +22,7 @@ _NODE_TYPES: dict[str, str] = {
     "dnsmos": "restora.graph.nodes_models:DnsmosNode",
     "vad": "restora.graph.nodes_models:VadNode",
     "separate": "restora.graph.nodes_separate:SeparateNode",
+    "extract": "restora.graph.nodes_extract:ExtractNode",
 }
 
 

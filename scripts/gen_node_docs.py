@@ -35,7 +35,7 @@ def render() -> str:
         if cls.PARAMS:
             lines += ["| parameter | default | range | unit | meaning |", "|---|---|---|---|---|"]
             for p in cls.PARAMS:
-                rng = " / ".join(p.choices) if p.kind == "choice" else (
+                rng = " / ".join(p.choices) if p.kind == "choice" else "text" if p.kind == "text" else (
                     "on/off" if p.kind == "bool" else f"{p.minimum:g} .. {p.maximum:g}"
                     if p.minimum is not None and p.maximum is not None else "")
                 lines.append(f"| `{p.name}` | {p.default} | {rng} | {p.unit} | {p.doc} |")

@@ -54,11 +54,15 @@ class LassNet(nn.Module):
         return torch.stft(wave, N_FFT, HOP, window=self.window, center=True, return_complex=True)
 
     def mask(self, logmag: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
-        """``logmag`` [B, F, T] → mask [B, F, T] in [0, 1]; T padded internally to a multiple of 2^levels."""
-        levels = len(self.enc)
+        """``logmag`` [B, F, T] → mask [B, F, T] in [0, 1] (F and T padded to multiples of 2^levels for the core)."""
+        multiple = 2 ** len(self.enc)
         f, t = logmag.shape[-2:]
-        pad_f, pad_t = (-f) % (2 ** levels), (-t) % (2 ** levels)
-        x = F.pad(logmag, (0, pad_t, 0, pad_f))[:, None]
+        x = F.pad(logmag, (0, (-t) % multiple, 0, (-f) % multiple))
+        return self.core(x, query)[:, :f, :t]
+
+    def core(self, logmag: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
+        """The exported graph: ``logmag`` [B, F, T] with F and T multiples of 2^levels → mask [B, F, T]."""
+        x = logmag[:, None]
         skips = []
         for block in self.enc:
             x = block(x, query)
@@ -66,9 +70,9 @@ class LassNet(nn.Module):
             x = F.avg_pool2d(x, 2)
         x = self.mid(x, query)
         for block, skip in zip(self.dec, reversed(skips)):
-            x = F.interpolate(x, size=skip.shape[-2:], mode="nearest")
+            x = F.interpolate(x, scale_factor=2.0, mode="nearest")
             x = block(torch.cat([x, skip], 1), query)
-        return torch.sigmoid(self.head(x))[:, 0, :f, :t]
+        return torch.sigmoid(self.head(x))[:, 0]
 
     def forward(self, wave: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
         spec = self.spec(wave)

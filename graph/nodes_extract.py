@@ -1,0 +1,117 @@
+"""``extract``: keep or remove what a text query names ("dog barking", "the piano"), any rate, any length."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+from restora.errors import UsageError
+from restora.graph.node import Block, Measurement, Node, Outputs, Param, empty
+
+log = logging.getLogger(__name__)
+
+WINDOW_S, OVERLAP_S = 8.0, 1.0
+
+
+class ExtractNode(Node):
+    """Language-queried extraction (``restora.models.lass``): ``target`` is what the query names, ``residual`` the rest.
+
+    ``main`` is the target in ``extract`` mode and the residual in ``remove``
+    mode; ``strength`` (0..1) blends towards the unprocessed input (0 = the
+    input unchanged). ``target + residual`` is the input. The stream is cut at
+    fixed positions into windows of 8 s overlapping by 1 s, cross-faded with
+    weights that sum to one, so the output does not depend on the block size;
+    output sample ``i`` is aligned with input ``i`` (the 8 s latency is released
+    by ``finish``). The query's confidence (cosine to the nearest trained
+    concept) is reported as the measurement ``query_confidence``; a query the
+    model does not know is logged as a warning.
+    """
+
+    type_name = "extract"
+    OUTPUTS = ("main", "target", "residual")
+    MAIN_PORT = "target"
+    PARAMS = (
+        Param("query", "speech", kind="text", doc="what to extract or remove, in plain words"),
+        Param("mode", "extract", kind="choice", choices=("extract", "remove"),
+              doc="extract: main = what the query names; remove: main = everything else"),
+        Param("strength", 1.0, minimum=0.0, maximum=1.0, doc="0 = input unchanged, 1 = full separation"),
+        Param("threads", 1, kind="int", minimum=1, maximum=16, doc="ONNX Runtime threads"),
+    )
+
+    def __init__(self, extractor: Any = None, **params: Any) -> None:
+        super().__init__(**params)
+        self._extractor = extractor
+
+    def start(self, sample_rate: int, channels: int) -> None:
+        super().start(sample_rate, channels)
+        if not self.params["query"]:
+            raise UsageError("the extract node needs a query, e.g. query=\"dog barking\"")
+        if self._extractor is None:  # heavy: loaded here, never in __init__
+            from restora.models.lass import extractor
+            self._extractor = extractor(self.params["threads"])
+        self.info = self._extractor.understand(self.params["query"])
+        self.measurements.append(Measurement("query_confidence", round(self.info.confidence, 3)))
+        if not self.info.confident:
+            log.warning("warning: query %r is outside what the model knows (confidence %.2f); nearest known: %s. "
+                        "The result may be unrelated to the query.", self.info.text, self.info.confidence,
+                        ", ".join(c for c, _ in self.info.nearest[:3]))
+        self.window, self.hop = int(WINDOW_S * sample_rate), int((WINDOW_S - OVERLAP_S) * sample_rate)
+        self._input = empty(channels)   # input from self._origin on
+        self._origin = 0                # stream position of self._input[0]
+        self._acc = np.zeros((0, channels))    # weighted target sums from self._origin on
+        self._weight = np.zeros(0)
+        self._next = 0                  # start of the next window to run
+
+    def process(self, block: Block) -> Outputs:
+        self._input = np.concatenate([self._input, np.asarray(block, np.float32)])
+        while self._next + self.window <= self._origin + len(self._input):
+            self._run_window(self._next, last=False)
+        return self._emit(self._next - self._origin)
+
+    def finish(self) -> Outputs:
+        end = self._origin + len(self._input)
+        while self._next < end:
+            self._run_window(self._next, last=True)
+        return self._emit(len(self._input))
+
+    def _run_window(self, start: int, last: bool) -> None:
+        """Target of the window at ``start`` (stream samples), added with cross-fade weights."""
+        a = start - self._origin
+        chunk = self._input[a:a + self.window]
+        n = len(chunk)
+        target = self._extractor.extract(chunk, self.sample_rate, self.info)
+        w = _weights(n, self.window - self.hop, first=start == 0, last=last and a + n >= len(self._input))
+        grow = a + n - len(self._acc)
+        if grow > 0:
+            self._acc = np.concatenate([self._acc, np.zeros((grow, self.channels))])
+            self._weight = np.concatenate([self._weight, np.zeros(grow)])
+        self._acc[a:a + n] += w[:, None] * target
+        self._weight[a:a + n] += w
+        self._next = start + self.hop if a + n < len(self._input) or not last else start + max(n, 1)
+
+    def _emit(self, count: int) -> Outputs:
+        """The first ``count`` input frames are final: output them and drop them."""
+        count = max(0, min(count, len(self._input), len(self._acc)))
+        mix = self._input[:count]
+        target = (self._acc[:count] / np.maximum(self._weight[:count], 1e-9)[:, None]).astype(np.float32)
+        s = self.params["strength"]
+        target = (s * target + (1.0 - s) * mix).astype(np.float32) if self.params["mode"] == "extract" \
+            else (s * target).astype(np.float32)
+        residual = (mix - target).astype(np.float32)
+        self._input, self._acc, self._weight = self._input[count:], self._acc[count:], self._weight[count:]
+        self._origin += count
+        main = target if self.params["mode"] == "extract" else residual
+        return {"main": main.copy(), "target": target, "residual": residual}
+
+
+def _weights(length: int, overlap: int, first: bool, last: bool) -> np.ndarray:
+    """[length] 1 with sin² ramps over ``overlap`` samples at the ends shared with a neighbour."""
+    n = np.arange(length)
+    w = np.ones(length)
+    if not first:
+        w = np.minimum(w, np.sin(0.5 * np.pi * (n + 0.5) / overlap) ** 2)
+    if not last:
+        w = np.minimum(w, np.sin(0.5 * np.pi * (length - n - 0.5) / overlap) ** 2)
+    return np.maximum(w, 1e-6)

@@ -1,0 +1,95 @@
+"""Export the extraction network's mask core to ONNX, check it against PyTorch, record it in the card.
+
+Run: ``python -m restora.models.training.export_lass --run .train/lass_runs/run2 --data .train/lass/lass.npz``
+Writes ``models/weights/lass_extractor.onnx`` (mask core: ``logmag`` [B, F, T] with F, T multiples of
+16 → ``mask`` [B, F, T]; ``query`` [B, 384]) and ``models/weights/lass_concepts.npz`` (the concepts the
+model was trained on and their caption embeddings, for the confidence report).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from lass_net import LassNet  # noqa: E402
+
+MODELS = Path(__file__).resolve().parents[1]
+ONNX_PATH = MODELS / "weights" / "lass_extractor.onnx"
+CONCEPTS_PATH = MODELS / "weights" / "lass_concepts.npz"
+CARD_PATH = MODELS / "cards" / "lass-extractor.json"
+
+
+def export(net: LassNet, path: Path) -> None:
+    class Core(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, logmag, query):
+            return self.inner.core(logmag, query)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Core(net).eval(), (torch.zeros(1, 272, 64), torch.zeros(1, 384)), str(path),
+                          input_names=["logmag", "query"], output_names=["mask"], opset_version=17, dynamo=False,
+                          dynamic_axes={"logmag": {0: "batch", 2: "frames"}, "query": {0: "batch"},
+                                        "mask": {0: "batch", 2: "frames"}})
+
+
+def parity(net: LassNet, path: Path) -> dict:
+    """Max |ONNX Runtime − PyTorch| of the mask on random log-magnitudes of several lengths."""
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    gen = torch.Generator().manual_seed(0)
+    worst = 0.0
+    for frames in (16, 128, 512):
+        x = torch.randn(2, 272, frames, generator=gen) * 2 - 4
+        q = torch.nn.functional.normalize(torch.randn(2, 384, generator=gen), dim=-1)
+        with torch.no_grad():
+            want = net.core(x, q).numpy()
+        got = sess.run(None, {"logmag": x.numpy(), "query": q.numpy()})[0]
+        worst = max(worst, float(np.abs(got - want).max()))
+    return {"mask_max_abs": worst, "frames": [16, 128, 512]}
+
+
+def concept_table(data: Path, path: Path) -> None:
+    """Concept names and the mean of each concept's caption embeddings (unit length), float16."""
+    npz = np.load(data)
+    emb, owner = npz["caption_emb"].astype(np.float32), npz["caption_concept"]
+    concepts = json.loads(str(npz["concepts"]))
+    table = np.zeros((len(concepts), emb.shape[1]), np.float32)
+    np.add.at(table, owner, emb)
+    table /= np.linalg.norm(table, axis=1, keepdims=True)
+    np.savez_compressed(path, names=np.array(concepts), embeddings=table.astype(np.float16))
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--run", type=Path, required=True)
+    ap.add_argument("--data", type=Path, required=True)
+    args = ap.parse_args(argv)
+    saved = torch.load(args.run / "weights.pt", map_location="cpu", weights_only=False)
+    net = LassNet()
+    net.load_state_dict(saved["state"])
+    net.eval()
+    ONNX_PATH.parent.mkdir(parents=True, exist_ok=True)
+    export(net, ONNX_PATH)
+    concept_table(args.data, CONCEPTS_PATH)
+    figures = {"parity": parity(net, ONNX_PATH), "steps": saved["step"]}
+    for p in (ONNX_PATH, CONCEPTS_PATH):
+        figures[p.name] = {"sha256": hashlib.sha256(p.read_bytes()).hexdigest(), "bytes": p.stat().st_size}
+    print(json.dumps(figures, indent=1))
+
+
+if __name__ == "__main__":
+    main()
