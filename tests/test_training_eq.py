@@ -103,15 +103,23 @@ def test_a_checkpoint_larger_than_the_return_limit_is_split_and_reloaded(tmp_pat
     import common
 
     monkeypatch.setattr(common, "PIECE_BYTES", 50_000)
-    net, opt = eq_net.EqNet(64), None
+    net = eq_net.EqNet(64)
     opt = torch.optim.AdamW(net.parameters())
+    net(torch.randn(4, 4, 120)).sum().backward()
+    opt.step()  # non-zero moments to carry
     ckpt = Checkpoint(tmp_path)
     ckpt.save(7, net, opt)
     pieces = sorted(p.name for p in tmp_path.iterdir())
     assert len(pieces) > 2 and all(p.startswith("checkpoint.pt.") and not p.endswith(".part") for p in pieces)
     fresh = eq_net.EqNet(64)
-    step, _ = Checkpoint(tmp_path).load(fresh)
+    fresh_opt = torch.optim.AdamW(fresh.parameters())
+    step, _ = Checkpoint(tmp_path).load(fresh, fresh_opt)
     assert step == 7 and all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), fresh.state_dict().values()))
+    # Moments travel in bfloat16 and come back as the parameters' float32.
+    moments = [s["exp_avg"] for s in fresh_opt.state.values()]
+    assert moments and all(m.dtype == torch.float32 for m in moments)
+    want = [s["exp_avg"] for s in opt.state.values()]
+    assert all(torch.allclose(a, b, rtol=1e-2, atol=1e-6) for a, b in zip(moments, want))
     monkeypatch.setattr(common, "PIECE_BYTES", 10 ** 9)
     ckpt.save(8, net, opt)  # small again: one file, the pieces are gone
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt"]

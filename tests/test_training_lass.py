@@ -75,3 +75,24 @@ def test_si_sdr_of_a_perfect_estimate_is_high_and_of_noise_low():
     ref = torch.randn(3, 8000)
     assert (lass_net.si_sdr(ref * 0.5, ref) > 60).all()
     assert (lass_net.si_sdr(torch.randn(3, 8000), ref) < -10).all()
+
+
+def test_shards_and_caption_table_rebuild_the_whole_set(tmp_path):
+    class Encoder:
+        def embed(self, texts):
+            return np.ones((len(texts), 384), np.float32)
+
+    clips = prep.Clips()
+    for i in range(7):
+        clips.add(np.sin(np.arange(16000) * (i + 1) / 10).astype(np.float32), 16000, [f"c{i % 3}", "all"], 0, 2.0)
+    prep.save(clips, tmp_path / "lass.npz", ("{c}", "the {c}"), Encoder(), shards=2)
+    captions = dict(np.load(tmp_path / "lass_captions.npz"))
+    total = 0
+    for k in range(2):
+        arrays = {**dict(np.load(tmp_path / f"lass_shard{k}.npz")), **captions}
+        data = lass_pairs.LassData(arrays, torch.device("cpu"))
+        total += len(data.lengths)
+        assert data.has.shape == (len(data.lengths), 4) and data.has[:, data.concepts.index("all")].all()
+        mixture, target, query, concept = lass_pairs.MixtureSampler(data, 8000).batch(4)
+        assert mixture.shape == (4, 8000)
+    assert total == 7

@@ -173,19 +173,43 @@ def save_rirs(corpus: Path, path: Path, seconds: float = 1.0) -> str:
     return f"{len(rows)} room responses -> {path}"
 
 
-def save(clips: Clips, path: Path, templates, encoder) -> str:
-    """Write one ``.npz`` (layout in the module docstring); returns a one-line summary."""
+def save(clips: Clips, path: Path, templates, encoder, shards: int = 1) -> str:
+    """Write the set (layout in the module docstring); returns a one-line summary.
+
+    With ``shards`` > 1 the clips are dealt round-robin into ``<stem>_shard<k>.npz``
+    (audio and clip tables; every shard holds every concept it can) and the
+    concepts and captions go to ``<stem>_captions.npz``, so one training run can
+    take one shard plus a resume checkpoint within the machine's 60 MiB.
+    """
     concepts = list(clips.names)
     caps, owner = caption_table(concepts, templates)
-    emb = encoder.embed(caps).astype(np.float16)
-    lengths = np.array([len(a) for a in clips.audio], np.int64)
-    pairs = np.array([(i, c) for i, cs in enumerate(clips.concepts) for c in cs], np.int32)
-    np.savez_compressed(path, audio=np.concatenate(clips.audio),
-                        offsets=np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths=lengths,
-                        clip_concept=pairs, source=np.array(clips.source, np.int8), concepts=json.dumps(concepts),
-                        caption_emb=emb, caption_concept=owner, captions=json.dumps(caps), rate=RATE)
-    return (f"{len(lengths)} clips, {lengths.sum() / RATE / 60:.1f} min, {len(concepts)} concepts, "
-            f"{len(caps)} captions -> {path} ({path.stat().st_size / 2**20:.1f} MiB)")
+    text = dict(concepts=json.dumps(concepts), caption_emb=encoder.embed(caps).astype(np.float16),
+                caption_concept=owner, captions=json.dumps(caps))
+    if shards == 1:
+        np.savez_compressed(path, **_audio_arrays(clips, range(len(clips.audio))), **text)
+        return _summary(clips, range(len(clips.audio)), path, len(caps))
+    np.savez_compressed(path.with_name(path.stem + "_captions.npz"), **text)
+    lines = []
+    for k in range(shards):
+        shard = path.with_name(f"{path.stem}_shard{k}.npz")
+        np.savez_compressed(shard, **_audio_arrays(clips, range(k, len(clips.audio), shards)))
+        lines.append(_summary(clips, range(k, len(clips.audio), shards), shard, len(caps)))
+    return "; ".join(lines)
+
+
+def _audio_arrays(clips: Clips, chosen) -> dict:
+    chosen = list(chosen)
+    lengths = np.array([len(clips.audio[i]) for i in chosen], np.int64)
+    pairs = np.array([(j, c) for j, i in enumerate(chosen) for c in clips.concepts[i]], np.int32)
+    return dict(audio=np.concatenate([clips.audio[i] for i in chosen]),
+                offsets=np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths=lengths, clip_concept=pairs,
+                source=np.array([clips.source[i] for i in chosen], np.int8), rate=RATE)
+
+
+def _summary(clips: Clips, chosen, path: Path, captions: int) -> str:
+    seconds = sum(len(clips.audio[i]) for i in chosen) / RATE
+    return (f"{len(list(chosen))} clips, {seconds / 60:.1f} min, {len(clips.names)} concepts, "
+            f"{captions} captions -> {path} ({path.stat().st_size / 2**20:.1f} MiB)")
 
 
 def main(argv=None) -> None:
@@ -196,6 +220,7 @@ def main(argv=None) -> None:
     ap.add_argument("--gm-renders", type=int, default=2)
     ap.add_argument("--gm-seconds", type=float, default=3.0)
     ap.add_argument("--only-rirs", action="store_true", help="write rirs.npz alone")
+    ap.add_argument("--shards", type=int, default=1, help="deal the training clips into this many files")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     print(save_rirs(args.corpus, args.out / "rirs.npz"))
@@ -211,7 +236,7 @@ def main(argv=None) -> None:
     add_sfx(clips, args.corpus, args.sfx_seconds)
     add_corpus(clips, args.corpus)
     add_gm(clips, args.gm_renders, args.gm_seconds)
-    print("train:", save(clips, args.out / "lass.npz", lass_captions.TRAIN_TEMPLATES, encoder))
+    print("train:", save(clips, args.out / "lass.npz", lass_captions.TRAIN_TEMPLATES, encoder, args.shards))
 
 
 if __name__ == "__main__":

@@ -47,10 +47,14 @@ def main(argv=None) -> None:
     ap.add_argument("--val", type=Path, help="lass_val.npz: held-out recordings and caption templates")
     ap.add_argument("--seconds", type=float, default=3.0, help="training segment length")
     ap.add_argument("--rirs", type=Path, help="rirs.npz: room responses for reverberation augmentation")
+    ap.add_argument("--captions", type=Path, help="lass_captions.npz when --data is a shard")
     args = ap.parse_args(argv)
     budget, device = TimeBudget(args.minutes * 60.0), pick_device(args.device)
     seed_all(args.seed)
-    data = LassData(dict(np.load(args.data)), device)
+    arrays = dict(np.load(args.data))
+    if args.captions:  # a shard: its clips, with the concept and caption tables of the whole set
+        arrays.update(dict(np.load(args.captions)))
+    data = LassData(arrays, device)
     rate = int(np.load(args.data)["rate"])
     rirs = np.load(args.rirs)["rir"] if args.rirs else None
     train = MixtureSampler(data, int(args.seconds * rate), seed=args.seed, rirs=rirs)
