@@ -63,18 +63,27 @@ def relinked(state: ChainState) -> ChainState:
     return new
 
 
+#: Node types whose ``main`` is not always their ``MAIN_PORT``: extract's main is
+#: the residual in ``remove`` mode. Their main lane keeps the chain's output name
+#: and every named port (target, residual) gets a lane of its own.
+MAIN_PORT_VARIES = frozenset({"extract"})
+
+
 def _add_stem_outputs(state: ChainState, node_id: str, cls) -> None:
     """Give a multi-output node's extra ports (stems) outputs, so they show as lanes.
 
     When the chain had only the default output, the main output takes the name
     of the port it repeats (a separator's "vocals"), so no lane is shown twice.
     """
-    extra = [port for port in cls.OUTPUTS if port not in ("main", cls.MAIN_PORT)]
+    same = None if cls.type_name in MAIN_PORT_VARIES else cls.MAIN_PORT
+    extra = [port for port in cls.OUTPUTS if port not in ("main", same)]
     if not extra:
         return
     names = list(state.outputs)
-    if cls.MAIN_PORT and (not names or names == [DEFAULT_OUTPUT]):
-        state.outputs = {cls.MAIN_PORT: state.outputs.get(DEFAULT_OUTPUT, node_id)}
+    if same and (not names or names == [DEFAULT_OUTPUT]):
+        state.outputs = {same: state.outputs.get(DEFAULT_OUTPUT, node_id)}
+    elif not names:
+        state.outputs = {DEFAULT_OUTPUT: node_id}  # the main lane stays first
     for port in extra:
         name = port if port not in state.outputs else f"{node_id}-{port}"
         state.outputs[name] = f"{node_id}.{port}"

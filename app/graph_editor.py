@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
 from restora.app.chain import ChainModel
 from restora.app.node_info import NodeInfoPanel, type_summary
 from restora.app.param_widgets import ParamPanel
+from restora.app.settings import Settings
 from restora.errors import RestoraError
 from restora.graph.node import ParameterError
 from restora.graph.preset import builtin_names, load_preset
@@ -118,20 +119,22 @@ class Palette(QWidget):
 class GraphEditor(QWidget):
     """Edit a :class:`ChainModel`. Signal ``selected_node_changed(node_id)`` ("" when none).
 
-    ``undo_action`` and ``redo_action`` are QActions on the model's undo stack
+    ``settings`` (the app's Settings; the user's when None) keeps recent texts
+    such as extract queries. ``undo_action`` and ``redo_action`` are QActions on the model's undo stack
     for the host window's Edit menu (they carry no shortcut here, so the window
     can own Ctrl+Z without ambiguity).
     """
 
     selected_node_changed = Signal(str)
 
-    def __init__(self, chain: ChainModel, parent: QWidget | None = None) -> None:
+    def __init__(self, chain: ChainModel, parent: QWidget | None = None,
+                 settings: Settings | None = None) -> None:
         super().__init__(parent)
         self.chain = chain
         self._rebuilding = False
         self.palette = Palette()
         self.node_list = NodeList()
-        self.param_panel = ParamPanel()
+        self.param_panel = ParamPanel(settings=settings)
         self.info_panel = NodeInfoPanel()
         self.status_label = QLabel()
         self.status_label.setAccessibleName("Editor messages")

@@ -71,7 +71,7 @@ class MainWindow(QMainWindow):
     # -- construction -----------------------------------------------------
     def _build_parts(self) -> None:
         self.chain = ChainModel(parent=self)
-        self.editor = GraphEditor(self.chain)
+        self.editor = GraphEditor(self.chain, settings=self.settings)
         self.views = SpectrumViews()
         self.renderer = RenderController(self)
         self.player = Player(self)

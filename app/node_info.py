@@ -4,15 +4,23 @@ For model-backed nodes the panel shows the model card (source, licence,
 native sample rate, bandwidth, whether the files are installed); once the
 engine has measured a run, :meth:`NodeInfoPanel.set_stats` adds the real-time
 factor on this machine and the execution provider it ran on.
+
+For the ``extract`` node it also says how well the model understands the
+query: its confidence (the ``query_confidence`` the node measures: cosine to
+the nearest trained concept), the nearest concepts, and a warning when the
+query is outside what the model knows. Understanding a query loads the text
+encoder (about a second the first time) and embeds the text (tens of ms), so
+it runs on a worker thread and the answer is cached per query.
 """
 
 from __future__ import annotations
 
 import inspect
 import math
+import threading
 from functools import lru_cache
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from restora.errors import RestoraError
@@ -26,7 +34,10 @@ MODEL_FOR_NODE = {
     "gtcrn": "gtcrn",
     "dnsmos": "dnsmos",
     "vad": "silero-vad",
+    "extract": "lass-extractor",
 }
+#: Node types whose ``query`` parameter the info panel explains.
+QUERY_NODES = frozenset({"extract"})
 
 
 @lru_cache(maxsize=None)
@@ -103,20 +114,54 @@ def stats_text(stats: dict | None) -> str:
             f"Execution provider: {provider}")
 
 
+def understand_query(text: str, threads: int | None = 1):
+    """The extractor's :class:`~restora.models.lass.QueryInfo` for ``text`` (slow: call off the GUI thread).
+
+    Uses the extractor the node itself loads (same thread count), so it is loaded once.
+    """
+    from restora.models.lass import extractor
+    return extractor(threads).understand(text)
+
+
+def query_text(text: str, info) -> str:
+    """What the panel says about a query: ``info`` is a QueryInfo, an error message (str) or None (pending)."""
+    shown = f"\u201c{text}\u201d"
+    if not text.strip():
+        return "Query: empty. Type what to extract, e.g. dog barking"
+    if info is None:
+        return f"Query {shown}: checking what the model knows…"
+    if isinstance(info, str):
+        return f"Query {shown}: cannot check ({info})"
+    nearest = ", ".join(f"{concept} ({similarity:.2f})" for concept, similarity in info.nearest[:3])
+    if not info.confident:
+        names = ", ".join(concept for concept, _ in info.nearest[:3])
+        return (f"\u26a0 Warning: query {shown} is outside what the model knows; nearest: {names}. "
+                f"Confidence {info.confidence:.2f}: expect little or arbitrary extraction; "
+                f"try words closer to these.")
+    return f"Query {shown}: confidence {info.confidence:.2f}\nNearest known concepts: {nearest}"
+
+
 class NodeInfoPanel(QWidget):
-    """Type summary, model card and measured speed of one node."""
+    """Type summary, model card, query understanding (extract) and measured speed of one node."""
+
+    #: (query, QueryInfo or error message) from the worker thread, queued to the GUI thread.
+    _query_done = Signal(str, object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._spec: NodeSpec | None = None
         self._stats: dict[str, dict] = {}
+        self._queries: dict[str, object] = {}   # query -> QueryInfo or error message
+        self._pending: set[str] = set()
+        self._query_done.connect(self._query_understood, Qt.ConnectionType.QueuedConnection)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.title_label = self._label("Node")
         self.summary_label = self._label("Summary")
+        self.query_label = self._label("Query understanding")
         self.card_label = self._label("Model card")
         self.stats_label = self._label("Measured speed")
-        for label in (self.title_label, self.summary_label, self.card_label, self.stats_label):
+        for label in self._labels():
             layout.addWidget(label)
         layout.addStretch(1)
         self.setAccessibleName("Node information")
@@ -131,6 +176,9 @@ class NodeInfoPanel(QWidget):
         label.setAccessibleName(name)
         return label
 
+    def _labels(self) -> tuple[QLabel, ...]:
+        return (self.title_label, self.summary_label, self.query_label, self.card_label, self.stats_label)
+
     def set_node(self, spec: NodeSpec | None) -> None:
         """Show ``spec`` (None: nothing selected)."""
         self._spec = spec
@@ -143,14 +191,51 @@ class NodeInfoPanel(QWidget):
 
     def text(self) -> str:
         """Everything the panel shows, as plain text (for tests and copying)."""
-        labels = (self.title_label, self.summary_label, self.card_label, self.stats_label)
-        return "\n".join(label.text() for label in labels if label.isVisibleTo(self) and label.text())
+        return "\n".join(label.text() for label in self._labels() if label.isVisibleTo(self) and label.text())
+
+    def query_pending(self) -> bool:
+        """True while a query shown (or asked for) is still being understood on the worker thread."""
+        return bool(self._pending)
+
+    # -- query understanding (extract) -------------------------------------------
+    def _show_query(self, spec: NodeSpec) -> None:
+        text = " ".join(str(spec.params.get("query", "")).split())
+        if not text:
+            self.query_label.setText(query_text(text, None))
+            self.query_label.setStyleSheet("")
+            return
+        info = self._queries.get(text)
+        if info is None and text not in self._pending:
+            self._pending.add(text)
+            threads = spec.params.get("threads", 1)
+            threading.Thread(target=self._understand, args=(text, threads), daemon=True,
+                             name="restora-query").start()
+        self.query_label.setText(query_text(text, info))
+        warn = info is not None and not isinstance(info, str) and not info.confident
+        self.query_label.setStyleSheet("color: #c0392b; font-weight: bold;" if warn else "")
+
+    def _understand(self, text: str, threads) -> None:
+        """Worker thread: never touches widgets, only emits the queued signal."""
+        try:
+            info: object = understand_query(text, threads)
+        except Exception as exc:  # noqa: BLE001 - shown in the panel, never raised into Qt
+            info = str(exc) or type(exc).__name__
+        try:
+            self._query_done.emit(text, info)
+        except RuntimeError:  # the panel was deleted meanwhile
+            pass
+
+    def _query_understood(self, text: str, info: object) -> None:
+        self._pending.discard(text)
+        self._queries[text] = info
+        if self._spec is not None and self._spec.type in QUERY_NODES:
+            self._refresh()
 
     def _refresh(self) -> None:
         spec = self._spec
         if spec is None:
             self.title_label.setText("No node selected")
-            for label in (self.summary_label, self.card_label, self.stats_label):
+            for label in self._labels()[1:]:
                 label.setText("")
                 label.setVisible(False)
             return
@@ -162,3 +247,6 @@ class NodeInfoPanel(QWidget):
         self.stats_label.setText(stats_text(self._stats.get(spec.id)))
         for label in (self.summary_label, self.card_label, self.stats_label):
             label.setVisible(True)
+        self.query_label.setVisible(spec.type in QUERY_NODES)
+        if spec.type in QUERY_NODES:
+            self._show_query(spec)

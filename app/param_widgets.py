@@ -2,7 +2,8 @@
 
 ``float`` parameters get a slider (the range mapped linearly) beside a spin box
 showing the unit; ``int`` a spin box, ``bool`` a check box, ``choice`` a combo
-box. Every widget emits ``value_changed(value)`` on user edits only and
+box, ``text`` a line edit that commits on Return or when left and offers the
+recently committed texts (app settings, most recent first). Every widget emits ``value_changed(value)`` on user edits only and
 ``edit_finished()`` when a continuous gesture ends (slider released, spin box
 left), so a chain model can merge a drag into one undo step. ``set_value``
 never emits: undo/redo update the widget without creating a new edit.
@@ -13,11 +14,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel,
-                               QScrollArea, QSlider, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtCore import QStringListModel, Qt, Signal
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QCompleter, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel,
+                               QLineEdit, QScrollArea, QSlider, QSpinBox, QVBoxLayout, QWidget)
 
-from restora.graph.node import Param
+from restora.app.settings import Settings
+from restora.graph.node import Param, ParameterError
 from restora.graph.preset import NodeSpec
 from restora.graph.registry import node_class
 
@@ -236,14 +239,103 @@ class ChoiceParamWidget(ParamWidget):
         self.combo.blockSignals(False)
 
 
+class _TextEdit(QLineEdit):
+    """A line edit whose Down key opens the completer on every recent text (even when empty)."""
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        completer = self.completer()
+        if (event.key() == Qt.Key.Key_Down and completer is not None and not completer.popup().isVisible()
+                and completer.model().rowCount() > 0):
+            completer.setCompletionPrefix(self.text())
+            if completer.completionCount() == 0:
+                completer.setCompletionPrefix("")
+            completer.complete()
+            return
+        super().keyPressEvent(event)
+
+
+class TextParamWidget(ParamWidget):
+    """Free text (``kind="text"``, e.g. extract's query): one edit per Return or per leaving the box.
+
+    Typing changes nothing; Return (or focus leaving with a changed text, or
+    picking a completion) emits ``value_changed(text)`` then ``edit_finished``,
+    so each committed text is one undo step. A completer offers the texts
+    recently committed to parameters of this name, most recent first (at most
+    20, no repeats), kept in ``settings`` (the app's :class:`Settings`;
+    the user's settings when None).
+    """
+
+    def __init__(self, param: Param, node_id: str, parent: QWidget | None = None,
+                 settings: Settings | None = None) -> None:
+        super().__init__(param, node_id, parent)
+        self.settings = settings if settings is not None else Settings()
+        self.edit = _TextEdit()
+        self.edit.setClearButtonEnabled(True)
+        self.edit.setPlaceholderText(f"e.g. {param.default}" if param.default else "")
+        self.recent_model = QStringListModel(self.settings.recent_texts(param.name))
+        self.completer = QCompleter(self.recent_model, self.edit)
+        self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        self.completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+        self.completer.setModelSorting(QCompleter.ModelSorting.UnsortedModel)  # keeps most recent first
+        self.completer.setMaxVisibleItems(10)
+        self.edit.setCompleter(self.completer)
+        self.control = self.edit
+        self._setup(self.edit)
+        self.edit.setToolTip(f"{tooltip_for(param)}. Return applies; Down lists recent entries".lstrip(". "))
+        self._shown = ""
+        self.set_value(param.default)
+        self.edit.editingFinished.connect(self._commit)
+        self.completer.activated.connect(lambda _text: self._commit())
+
+    def recent(self) -> list[str]:
+        """The completer's entries, most recent first."""
+        return self.recent_model.stringList()
+
+    def _commit(self) -> None:
+        text = " ".join(self.edit.text().split())
+        if text == self._shown:
+            if self.edit.text() != text:
+                self.set_value(text)  # only whitespace changed: show the tidy form, no edit
+            return
+        self._shown = text
+        try:
+            self.param.validate(text)
+        except ParameterError:
+            pass  # the editor reports it and shows the model's value again
+        else:
+            self.recent_model.setStringList(self.settings.add_recent_text(text, self.param.name))
+        self.value_changed.emit(text)
+        self.edit_finished.emit()
+
+    def value(self) -> str:
+        return " ".join(self.edit.text().split())
+
+    def set_value(self, value: Any) -> None:
+        text = "" if value is None else str(value)
+        self._shown = " ".join(text.split())
+        if self.edit.text() != text:
+            self.edit.blockSignals(True)
+            self.edit.setText(text)
+            self.edit.blockSignals(False)
+
+
 _KINDS: dict[str, type[ParamWidget]] = {
     "float": FloatParamWidget, "int": IntParamWidget, "bool": BoolParamWidget, "choice": ChoiceParamWidget,
+    "text": TextParamWidget,
 }
 
 
-def make_param_widget(param: Param, node_id: str, parent: QWidget | None = None) -> ParamWidget:
-    """The widget for ``param`` of node ``node_id`` (unknown kinds fall back to a float widget)."""
-    return _KINDS.get(param.kind, FloatParamWidget)(param, node_id, parent)
+def make_param_widget(param: Param, node_id: str, parent: QWidget | None = None,
+                      settings: Settings | None = None) -> ParamWidget:
+    """The widget for ``param`` of node ``node_id`` (unknown kinds fall back to a float widget).
+
+    ``settings`` keeps the recent entries of text parameters (the user's settings when None).
+    """
+    cls = _KINDS.get(param.kind, FloatParamWidget)
+    if cls is TextParamWidget:
+        return TextParamWidget(param, node_id, parent, settings=settings)
+    return cls(param, node_id, parent)
 
 
 def make_mix_widget(node_id: str, parent: QWidget | None = None) -> FloatParamWidget:
@@ -264,8 +356,9 @@ class ParamPanel(QWidget):
     mix_edited = Signal(float)
     gesture_ended = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, settings: Settings | None = None) -> None:
         super().__init__(parent)
+        self.settings = settings
         self.widgets: dict[str, ParamWidget] = {}
         self.mix_widget: FloatParamWidget | None = None
         self.node_id = ""
@@ -287,7 +380,7 @@ class ParamPanel(QWidget):
             form.addRow(QLabel("Select a node to edit its parameters."))
         else:
             for param in node_class(spec.type).PARAMS:
-                widget = make_param_widget(param, spec.id)
+                widget = make_param_widget(param, spec.id, settings=self.settings)
                 widget.set_value(spec.params.get(param.name, param.default))
                 widget.value_changed.connect(lambda v, n=param.name: self.param_edited.emit(n, v))
                 self._add_row(form, param.name, widget)

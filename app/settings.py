@@ -13,6 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings
 
 MAX_RECENT = 10
+MAX_RECENT_TEXTS = 20
 DEFAULT_BUFFER_SIZE = 512
 ORGANIZATION = "Restora"
 APPLICATION = "Restora"
@@ -74,6 +75,26 @@ class Settings:
         """Put ``path`` first in the recent files (moving it if already listed)."""
         text = str(Path(path).absolute())
         self.recent_files = [text] + [p for p in self.recent_files if p != text]
+
+    # -- recent texts (queries typed into "text" parameters) ---------------------
+
+    def recent_texts(self, name: str = "query") -> list[str]:
+        """Texts recently committed to ``name`` parameters, most recent first (at most 20, no repeats)."""
+        value = self.q.value(f"recent_texts/{name}") or []
+        items = [value] if isinstance(value, str) else [str(v) for v in value]
+        return _unique(items)[:MAX_RECENT_TEXTS]
+
+    def add_recent_text(self, text: str, name: str = "query") -> list[str]:
+        """Put ``text`` first in the recent ``name`` texts (moving it if listed); the new list."""
+        text = " ".join(str(text).split())
+        items = self.recent_texts(name)
+        if text:
+            items = _unique([text] + items)[:MAX_RECENT_TEXTS]
+            self.q.setValue(f"recent_texts/{name}", items)
+        return items
+
+    recent_queries = property(lambda self: self.recent_texts("query"),
+                              doc="Recent extract queries, most recent first.")
 
     # -- folders -----------------------------------------------------------------
 
@@ -154,3 +175,14 @@ class Settings:
         if isinstance(value, (bytes, bytearray)):
             return QByteArray(bytes(value))
         return QByteArray()
+
+
+def _unique(items: list[str]) -> list[str]:
+    """``items`` without empty strings and later repeats (compared case-insensitively)."""
+    seen, out = set(), []
+    for item in items:
+        key = item.casefold()
+        if item and key not in seen:
+            seen.add(key)
+            out.append(item)
+    return out
