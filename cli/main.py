@@ -58,7 +58,13 @@ def _setup_logging(verbose: bool, quiet: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # argparse cannot take positionals after an option once a "*" positional has matched
+    # ("models fetch --force ID"): such trailing ids belong to it.
+    if extra and getattr(args, "ids", None) is not None and not any(e.startswith("-") for e in extra):
+        args.ids = list(args.ids) + extra
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     verbose = getattr(args, "verbose", False)
     _setup_logging(verbose, getattr(args, "quiet", False))
     if not getattr(args, "func", None):

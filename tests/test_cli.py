@@ -323,3 +323,12 @@ def test_leftovers_of_a_killed_run_are_removed_and_live_ones_kept(tmp_path):
     assert rc == 0, err
     assert not stale_file.exists() and not stale_spool.exists() and live.exists()
     assert (out / "a.wav").is_file()
+
+
+def test_models_fetch_takes_ids_after_force(capsys):
+    from restora.cli.main import main as cli_main
+
+    assert cli_main(["models", "fetch", "--force", "eq-predictor"]) == 0
+    with pytest.raises(SystemExit) as exc:
+        cli_main(["models", "list", "eq-predictor", "--bogus"])
+    assert exc.value.code == 2

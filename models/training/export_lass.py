@@ -88,7 +88,22 @@ def main(argv=None) -> None:
     figures = {"parity": parity(net, ONNX_PATH), "steps": saved["step"]}
     for p in (ONNX_PATH, CONCEPTS_PATH):
         figures[p.name] = {"sha256": hashlib.sha256(p.read_bytes()).hexdigest(), "bytes": p.stat().st_size}
+    update_card(figures, args.run)
     print(json.dumps(figures, indent=1))
+
+
+def update_card(figures: dict, run: Path) -> None:
+    """Member checksums, parity and the run's last held-out figures into ``lass-extractor.json``."""
+    card = json.loads(CARD_PATH.read_text())
+    for member in card["source"]["members"]:
+        member["sha256"] = figures[member["dest"]]["sha256"]
+    measured = card.setdefault("measured", {})
+    measured["parity_torch_vs_onnxruntime"] = figures["parity"]
+    history = json.loads((run / "metrics.json").read_text()).get("history", [])
+    if history:
+        measured["training"] = {"steps": figures["steps"], **history[-1].get("held_out", {}),
+                                "note": "training-time held-out figure (corpus val split, held-out templates)"}
+    CARD_PATH.write_text(json.dumps(card, indent=1) + "\n")
 
 
 if __name__ == "__main__":
