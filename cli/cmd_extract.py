@@ -50,26 +50,15 @@ def extract_preset(query: str, mode: str, strength: float, threads: int, residua
 
 
 def _paths(args) -> dict[str, Path]:
-    from restora.graph.file_job import plan_outputs
+    """Output name → file: ``main`` at ``-o``, ``residual`` at ``--residual`` (formats as in ``process``)."""
+    from restora.graph.file_job import output_file
 
-    main = args.output
-    if args.format and main.suffix.lower().lstrip(".") != args.format:
-        main = main.with_name(main.name + "." + args.format)
-    elif not main.suffix:
-        raise UsageError(f"output {main} has no extension: add one or pass --format")
-    paths = {"main": main}
+    paths = {"main": output_file(args.output, args.format)}
     if args.residual:
-        other = plan_outputs(_one("residual"), args.input, args.residual, args.format)["residual"]
-        if other.resolve() == main.resolve():
+        paths["residual"] = output_file(args.residual, args.format)
+        if paths["residual"].resolve() == paths["main"].resolve():
             raise UsageError("-o and --residual name the same file")
-        paths["residual"] = other
     return paths
-
-
-def _one(name: str):
-    from types import SimpleNamespace
-
-    return SimpleNamespace(outputs={name: name})
 
 
 def run(args: argparse.Namespace) -> int:

@@ -22,7 +22,6 @@ from restora.errors import UsageError
 MIN_SECONDS = 1.0
 SILENCE_POWER = 1e-12  # mean square below -120 dBFS counts as silence
 MAX_GAIN_DB, MIN_Q, MAX_Q = 18.0, 0.3, 6.0
-FIT_TYPES = ("peak", "lowshelf", "highshelf", "highpass", "lowpass")
 PASS_TYPES = ("highpass", "lowpass")  # 12 dB/octave, gain 0 (as graph.nodes_basic designs them)
 PASS_Q = (0.5, 1.4)  # pass filters: no resonant peaks at the corner
 GAIN_PENALTY = 0.02  # a faint pull towards 0 dB: ties between bands go to the smaller gains

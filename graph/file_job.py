@@ -65,15 +65,19 @@ def plan_outputs(preset: Preset, in_path: Path, out: Path, fmt: str | None) -> d
     format). Several outputs: ``out`` is a folder holding ``<name>.<ext>``.
     """
     if len(preset.outputs) == 1:
-        name = next(iter(preset.outputs))
-        ext = out.suffix.lower().lstrip(".")
-        if fmt and ext != fmt:
-            out = out.with_name(out.name + "." + fmt) if not ext else out.with_suffix("." + fmt)
-        elif not ext:
-            raise UsageError(f"output {out} has no extension: add one or pass --format")
-        return {name: out}
+        return {next(iter(preset.outputs)): output_file(out, fmt)}
     ext = fmt or default_ext(in_path)
     return {name: out / f"{name}.{ext}" for name in preset.outputs}
+
+
+def output_file(out: Path, fmt: str | None) -> Path:
+    """The file ``out`` names, its extension changed to ``fmt`` when given; UsageError without either."""
+    ext = out.suffix.lower().lstrip(".")
+    if fmt and ext != fmt:
+        return out.with_name(out.name + "." + fmt) if not ext else out.with_suffix("." + fmt)
+    if not ext:
+        raise UsageError(f"output {out} has no extension: add one or pass --format")
+    return out
 
 
 def default_ext(in_path: Path) -> str:

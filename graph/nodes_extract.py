@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from restora.dsp.crossfade import crossfade_weights
 from restora.errors import UsageError
 from restora.graph.node import Block, Measurement, Node, Outputs, Param, empty
 
@@ -82,7 +83,7 @@ class ExtractNode(Node):
         chunk = self._input[a:a + self.window]
         n = len(chunk)
         target = self._extractor.extract(chunk, self.sample_rate, self.info)
-        w = _weights(n, self.window - self.hop, first=start == 0, last=last and a + n >= len(self._input))
+        w = crossfade_weights(n, self.window - self.hop, first=start == 0, last=last and a + n >= len(self._input))
         grow = a + n - len(self._acc)
         if grow > 0:
             self._acc = np.concatenate([self._acc, np.zeros((grow, self.channels))])
@@ -104,14 +105,3 @@ class ExtractNode(Node):
         self._origin += count
         main = target if self.params["mode"] == "extract" else residual
         return {"main": main.copy(), "target": target, "residual": residual}
-
-
-def _weights(length: int, overlap: int, first: bool, last: bool) -> np.ndarray:
-    """[length] 1 with sin² ramps over ``overlap`` samples at the ends shared with a neighbour."""
-    n = np.arange(length)
-    w = np.ones(length)
-    if not first:
-        w = np.minimum(w, np.sin(0.5 * np.pi * (n + 0.5) / overlap) ** 2)
-    if not last:
-        w = np.minimum(w, np.sin(0.5 * np.pi * (length - n - 0.5) / overlap) ** 2)
-    return np.maximum(w, 1e-6)

@@ -47,12 +47,10 @@ def features(source: Spectrum, reference: Spectrum) -> np.ndarray:
 
 @lru_cache(maxsize=1)
 def _session():
-    from restora.models import fetch, store
+    from restora.models.fetch import ensure_installed
     from restora.models.session import make_session
 
-    if fetch.status(MODEL_ID) != fetch.INSTALLED:
-        fetch.fetch(MODEL_ID)  # shipped inside restora itself: a local, checksummed copy
-    return make_session(store.require(MODEL_ID) / "eq_predictor.onnx", threads=1, providers="cpu")[0]
+    return make_session(ensure_installed(MODEL_ID) / "eq_predictor.onnx", threads=1, providers="cpu")[0]
 
 
 def predict(source: Spectrum, reference: Spectrum) -> list[Band]:

@@ -72,6 +72,17 @@ def fetch(model_ids: str | Iterable[str] = "all", force: bool = False,
     return [_fetch_one(registry.card(m), force, progress or _log_progress) for m in model_ids]
 
 
+def ensure_installed(model_id: str) -> Path:
+    """The verified folder of ``model_id``, installing it first when missing or damaged.
+
+    For models whose files ship inside restora itself (``python-package`` cards
+    of our own): the install is a local, checksummed copy, never a download.
+    """
+    if status(model_id) != INSTALLED:
+        fetch(model_id)
+    return store.require(model_id)
+
+
 def _log_progress(model_id: str, message: str) -> None:
     log.info("%s: %s", model_id, message)
 

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from restora.dsp.crossfade import crossfade_weights
 from restora.dsp.resample import resample
 from restora.errors import UsageError
 
@@ -66,12 +67,13 @@ def stft(x: np.ndarray) -> np.ndarray:
 
 def istft(spec: np.ndarray, length: int) -> np.ndarray:
     """Inverse of :func:`stft` (weighted overlap-add), ``length`` samples."""
-    frames = np.fft.irfft(spec.T, N_FFT, axis=-1) * _window()
+    window = _window()
+    frames = np.fft.irfft(spec.T, N_FFT, axis=-1) * window
     n = N_FFT + HOP * (len(frames) - 1)
     out, norm = np.zeros(n), np.zeros(n)
     for i, f in enumerate(frames):
         out[i * HOP:i * HOP + N_FFT] += f
-        norm[i * HOP:i * HOP + N_FFT] += _window() ** 2
+        norm[i * HOP:i * HOP + N_FFT] += window ** 2
     out = out / np.maximum(norm, 1e-8)
     return out[N_FFT // 2:N_FFT // 2 + length]
 
@@ -83,7 +85,9 @@ class QueryExtractor:
         from restora.models.session import make_session
         from restora.models.text_encoder import text_encoder
 
-        folder = Path(model_dir) if model_dir else _installed()
+        from restora.models.fetch import ensure_installed
+
+        folder = Path(model_dir) if model_dir else ensure_installed(MODEL_ID)
         self.session, self.provider = make_session(folder / "lass_extractor.onnx", threads)
         table = np.load(folder / "lass_concepts.npz")
         self.concepts = [str(c) for c in table["names"]]
@@ -117,7 +121,7 @@ class QueryExtractor:
         for start in range(0, max(frames - chunk, 0) + hop, hop):
             part = slice(start, min(start + chunk, frames))
             length = part.stop - part.start
-            w = _crossfade(length, chunk - hop, first=start == 0, last=part.stop == frames)
+            w = crossfade_weights(length, chunk - hop, first=start == 0, last=part.stop == frames)
             mask[:, part] += w * self.mask(np.log(np.abs(spec[:, part]) + 1e-5), query)
             weight[part] += w
             if part.stop == frames:
@@ -146,25 +150,6 @@ class QueryExtractor:
 
 def _fit(x: np.ndarray, n: int) -> np.ndarray:
     return x[:n] if len(x) >= n else np.pad(x, (0, n - len(x)))
-
-
-def _crossfade(length: int, overlap: int, first: bool, last: bool) -> np.ndarray:
-    """Chunk weights [length]: 1 with sin² ramps over ``overlap`` frames (none at the stream's ends)."""
-    n = np.arange(length)
-    w = np.ones(length)
-    if not first and overlap > 0:
-        w = np.minimum(w, np.sin(0.5 * np.pi * (n + 0.5) / overlap) ** 2)
-    if not last and overlap > 0:
-        w = np.minimum(w, np.sin(0.5 * np.pi * (length - n - 0.5) / overlap) ** 2)
-    return np.maximum(w, 1e-6)
-
-
-def _installed() -> Path:
-    from restora.models import fetch, store
-
-    if fetch.status(MODEL_ID) != fetch.INSTALLED:
-        fetch.fetch(MODEL_ID)  # shipped inside restora itself: a local, checksummed copy
-    return store.require(MODEL_ID)
 
 
 @lru_cache(maxsize=2)

@@ -82,17 +82,13 @@ class PairSampler:
         return torch.rand(n, generator=self.gen, device=self.device)
 
     def _same_kind(self, idx: torch.Tensor) -> torch.Tensor:
-        """A random item of the same kind as each of ``idx`` (another group where one is drawn)."""
-        out = idx.clone()
-        for k, pool in enumerate(self.pools):
-            sel = self.kind[idx] == k
-            if pool.numel() and sel.any():
-                pick = pool[torch.randint(len(pool), (int(sel.sum()),), generator=self.gen, device=self.device)]
-                out[sel] = pick
+        """A random item of the same kind as each of ``idx`` (drawn again once where it is of the same group)."""
+        out = self._same_kind_once(idx)
         clash = self.group[out] == self.group[idx]
         return torch.where(clash, self._same_kind_once(idx), out)
 
-    def _same_kind_once(self, idx):
+    def _same_kind_once(self, idx: torch.Tensor) -> torch.Tensor:
+        """A random item of the same kind as each of ``idx`` (any group)."""
         out = idx.clone()
         for k, pool in enumerate(self.pools):
             sel = self.kind[idx] == k

@@ -8,7 +8,6 @@ Writes ``models/weights/eq_predictor.onnx`` and updates ``models/cards/eq-predic
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -20,6 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from eq_net import EqNet  # noqa: E402
 from eq_pairs import PairSampler  # noqa: E402
+
+from restora.models.store import sha256_of  # noqa: E402
 
 MODELS = Path(__file__).resolve().parents[1]
 ONNX_PATH = MODELS / "weights" / "eq_predictor.onnx"
@@ -61,7 +62,7 @@ def parity(net: EqNet, path: Path, data: dict) -> dict:
 
 
 def update_card(path: Path, parity_figures: dict, saved: dict, run: Path) -> dict:
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = sha256_of(path)
     card = json.loads(CARD_PATH.read_text())
     card["source"]["members"][0]["sha256"] = digest
     card.setdefault("measured", {})

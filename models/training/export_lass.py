@@ -9,7 +9,6 @@ model was trained on and their caption embeddings, for the confidence report).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import warnings
@@ -21,6 +20,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from lass_net import LassNet  # noqa: E402
+
+from restora.models.store import sha256_of  # noqa: E402
 
 MODELS = Path(__file__).resolve().parents[1]
 ONNX_PATH = MODELS / "weights" / "lass_extractor.onnx"
@@ -87,7 +88,7 @@ def main(argv=None) -> None:
     concept_table(args.data, CONCEPTS_PATH)
     figures = {"parity": parity(net, ONNX_PATH), "steps": saved["step"]}
     for p in (ONNX_PATH, CONCEPTS_PATH):
-        figures[p.name] = {"sha256": hashlib.sha256(p.read_bytes()).hexdigest(), "bytes": p.stat().st_size}
+        figures[p.name] = {"sha256": sha256_of(p), "bytes": p.stat().st_size}
     update_card(figures, args.run)
     print(json.dumps(figures, indent=1))
 
