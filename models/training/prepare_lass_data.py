@@ -8,12 +8,14 @@ MiniLM (restora.models.text_encoder), so the training machine needs no text
 model.
 
 Sources: ../shared/corpus/sfx (label + category), corpus noise_env,
-instrument samples, rendered stems and speech (train split), and General MIDI
-renders of all 128 programs and 47 percussion pieces (fluidsynth, FluidR3 GM).
+instrument samples, rendered stems and speech (train split), General MIDI
+renders of all 128 programs and 47 percussion pieces (fluidsynth, FluidR3 GM),
+and labelled sounds from further pinned Debian packages (debian_sounds.py,
+DEBIAN_SOUNDS.md; ``--no-debian`` leaves them out).
 
 Output ``lass.npz``: ``audio`` uint8 [samples] (mu-law, μ=255), ``offsets`` /
 ``lengths`` [clips], ``clip_concept`` [pairs, 2] (clip, concept),
-``source`` [clips] (0 sfx, 1 corpus, 2 GM render), ``concepts`` (JSON list),
+``source`` [clips] (0 sfx, 1 corpus, 2 GM render, 3 Debian packages), ``concepts`` (JSON list),
 ``caption_emb`` float16 [captions, 384], ``caption_concept`` [captions],
 ``captions`` (JSON list). Also ``lass_val.npz`` (the corpus's val split, held-out
 caption templates) and ``rirs.npz`` (``rir`` [n, 16000] float16, train split).
@@ -34,7 +36,7 @@ import numpy as np
 import soundfile as sf
 
 from restora.dsp.resample import resample
-from restora.models.training import gm_names, gm_render, lass_captions
+from restora.models.training import debian_sounds, gm_names, gm_render, lass_captions
 
 RATE = 16000
 MU = 255.0
@@ -131,6 +133,13 @@ def add_sfx(clips: Clips, corpus: Path, seconds: float) -> None:
         clips.add(x, sr, [clean(r["label"]), lass_captions.SFX_CATEGORIES.get(r["category"], "")], 0, seconds)
 
 
+def add_debian(clips: Clips, cache_dir: Path, seconds: float) -> None:
+    """Labelled sounds of the pinned Debian packages (fetched into ``cache_dir`` on first use), source 3."""
+    for path, concepts, _package in debian_sounds.labelled_files(debian_sounds.fetch(cache_dir)):
+        x, sr = sf.read(path, dtype="float32")
+        clips.add(x, sr, concepts, 3, seconds)
+
+
 def add_gm(clips: Clips, renders: int, seconds: float) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "r.wav"
@@ -221,6 +230,9 @@ def main(argv=None) -> None:
     ap.add_argument("--gm-seconds", type=float, default=3.0)
     ap.add_argument("--only-rirs", action="store_true", help="write rirs.npz alone")
     ap.add_argument("--shards", type=int, default=1, help="deal the training clips into this many files")
+    ap.add_argument("--debian-cache", type=Path, default=Path(".train/debian_sounds"),
+                    help="where the Debian sound packages are downloaded and unpacked")
+    ap.add_argument("--no-debian", action="store_true", help="leave out the Debian package sounds")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     print(save_rirs(args.corpus, args.out / "rirs.npz"))
@@ -235,6 +247,8 @@ def main(argv=None) -> None:
     clips = Clips()
     add_sfx(clips, args.corpus, args.sfx_seconds)
     add_corpus(clips, args.corpus)
+    if not args.no_debian:
+        add_debian(clips, args.debian_cache, args.sfx_seconds)
     add_gm(clips, args.gm_renders, args.gm_seconds)
     print("train:", save(clips, args.out / "lass.npz", lass_captions.TRAIN_TEMPLATES, encoder, args.shards))
 
