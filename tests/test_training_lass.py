@@ -63,6 +63,30 @@ def test_mixtures_hold_the_target_and_never_the_queried_concept_as_background():
         assert (own == q).all(-1).any()
 
 
+def test_query_jitter_stays_near_the_concepts_captions():
+    data = lass_pairs.LassData(_data(), torch.device("cpu"))
+    sampler = lass_pairs.MixtureSampler(data, 16000, seed=2, query_jitter=True)
+    concept = torch.arange(len(FREQS)).repeat(64)
+    query = sampler.query(concept)
+    assert torch.allclose(query.norm(dim=-1), torch.ones(len(query)), atol=1e-5)
+    best = []
+    for q, k in zip(query, concept.tolist()):
+        own = data.cap_emb[data.cap_start[k]: data.cap_start[k] + data.cap_count[k]]
+        own = own / own.norm(dim=-1, keepdim=True)
+        best.append((own @ q).max().item())
+    best = np.array(best)
+    assert best.min() > 0.5 and (best > 0.9999).mean() > 0.1 and (best < 0.95).mean() > 0.2
+
+
+def test_packed_caption_embeddings_round_trip():
+    import lass_captions
+
+    emb = np.random.default_rng(3).normal(size=(50, 384)).astype(np.float32)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    back = lass_captions.unpack_embeddings(lass_captions.pack_embeddings(emb))
+    assert back.dtype == np.float32 and np.abs(back - emb).max() < 0.005 * np.abs(emb).max()
+
+
 def test_network_returns_a_signal_of_the_input_length():
     net = lass_net.LassNet(channels=(8, 8, 8, 8)).eval()
     for n in (16000, 16123):

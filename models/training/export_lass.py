@@ -19,6 +19,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from lass_captions import unpack_embeddings  # noqa: E402
 from lass_net import LassNet  # noqa: E402
 
 from restora.models.store import sha256_of  # noqa: E402
@@ -66,7 +67,7 @@ def parity(net: LassNet, path: Path) -> dict:
 def concept_table(data: Path, path: Path) -> None:
     """Concept names and the mean of each concept's caption embeddings (unit length), float16."""
     npz = np.load(data)
-    emb, owner = npz["caption_emb"].astype(np.float32), npz["caption_concept"]
+    emb, owner = unpack_embeddings(npz), npz["caption_concept"]
     concepts = json.loads(str(npz["concepts"]))
     table = np.zeros((len(concepts), emb.shape[1]), np.float32)
     np.add.at(table, owner, emb)

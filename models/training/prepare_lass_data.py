@@ -16,7 +16,8 @@ DEBIAN_SOUNDS.md; ``--no-debian`` leaves them out).
 Output ``lass.npz``: ``audio`` uint8 [samples] (mu-law, μ=255), ``offsets`` /
 ``lengths`` [clips], ``clip_concept`` [pairs, 2] (clip, concept),
 ``source`` [clips] (0 sfx, 1 corpus, 2 GM render, 3 Debian packages), ``concepts`` (JSON list),
-``caption_emb`` float16 [captions, 384], ``caption_concept`` [captions],
+``caption_emb`` int8 [captions, 384] with ``caption_scale`` float32 [captions, 1]
+(``lass_captions.pack_embeddings``), ``caption_concept`` [captions],
 ``captions`` (JSON list). Also ``lass_val.npz`` (the corpus's val split, held-out
 caption templates) and ``rirs.npz`` (``rir`` [n, 16000] float16, train split).
 
@@ -192,7 +193,7 @@ def save(clips: Clips, path: Path, templates, encoder, shards: int = 1) -> str:
     """
     concepts = list(clips.names)
     caps, owner = caption_table(concepts, templates)
-    text = dict(concepts=json.dumps(concepts), caption_emb=encoder.embed(caps).astype(np.float16),
+    text = dict(concepts=json.dumps(concepts), **lass_captions.pack_embeddings(encoder.embed(caps)),
                 caption_concept=owner, captions=json.dumps(caps))
     if shards == 1:
         np.savez_compressed(path, **_audio_arrays(clips, range(len(clips.audio))), **text)

@@ -47,6 +47,7 @@ def main(argv=None) -> None:
     ap.add_argument("--val", type=Path, help="lass_val.npz: held-out recordings and caption templates")
     ap.add_argument("--seconds", type=float, default=3.0, help="training segment length")
     ap.add_argument("--rirs", type=Path, help="rirs.npz: room responses for reverberation augmentation")
+    ap.add_argument("--no-query-jitter", action="store_true", help="train on the exact caption embeddings")
     ap.add_argument("--captions", type=Path, help="lass_captions.npz when --data is a shard")
     args = ap.parse_args(argv)
     budget, device = TimeBudget(args.minutes * 60.0), pick_device(args.device)
@@ -57,7 +58,8 @@ def main(argv=None) -> None:
     data = LassData(arrays, device)
     rate = int(np.load(args.data)["rate"])
     rirs = np.load(args.rirs)["rir"] if args.rirs else None
-    train = MixtureSampler(data, int(args.seconds * rate), seed=args.seed, rirs=rirs)
+    train = MixtureSampler(data, int(args.seconds * rate), seed=args.seed, rirs=rirs,
+                           query_jitter=not args.no_query_jitter)
     probe = MixtureSampler(data, int(args.seconds * rate), seed=args.seed + 1)
     held_out = MixtureSampler(LassData(dict(np.load(args.val)), device), int(args.seconds * rate)) if args.val else None
     net = LassNet().to(device)
