@@ -1,9 +1,19 @@
 """Language-queried extraction on held-out mixtures: ours vs a label-matching router vs the mixture.
 
-    .venv/bin/python benchmarks/extract_quality.py [--mixtures 30] [--seed 0] [--json out.json]
+    .venv/bin/python benchmarks/extract_quality.py [--mixtures 30] [--seed 0] [--targets val|outsource|both]
+        [--json out.json]
+
+Two target sets (``--targets``, default both), each with its own tables:
+``val`` (below) and ``outsource``, recordings from Debian packages that
+neither the training data nor the corpus used (``benchmarks/lass_outsource.py``
+builds them into ``.train/outsource`` if its manifest is missing; each file's
+concepts come from that script's hand-written table, all of them names of the
+model's concept table). Backgrounds are the corpus val ones for both sets; the
+out-of-source conditions are named ``outsource seen / …`` etc.
 
 Recordings: ../shared/corpus, ``val`` split only (never seen in training),
-mono at 44.1 kHz (``restora.dsp.resample.resample``), 5 s segments (a longer
+mono at 44.1 kHz (``restora.dsp.resample.resample``), high-passed at 20 Hz
+(DC and sub-audio rumble out: see ``load``), 5 s segments (a longer
 recording: a random window that is not near-silent; a shorter one-shot:
 zero-padded at a random offset). Targets carry the concepts
 ``prepare_lass_data`` assigns them (noise_env labels, drum pieces / tabla /
@@ -22,7 +32,12 @@ Query sets, on the same mixtures: ``seen`` (the concept itself, e.g. "tom")
 and ``paraphrase`` (``PARAPHRASES[concept]`` where it exists, else a held-out
 ``EVAL_TEMPLATES`` sentence); ``two-query``: two targets of disjoint concepts
 mixed at 0 dB with nothing else, A extracted with A's seen query and B with
-B's from the same mix (score: the mean of both).
+B's from the same mix (score: the mean of both). The two must really overlap
+in time: the 20 ms frames where each is within 30 dB of its own loudest frame
+(mean-square power) must coincide for at least min(1 s, half the shorter
+one's active time); otherwise the pair and its segments are drawn again (so a
+pair of short one-shots at distant offsets, which is trivially separable and
+gave huge scores, no longer counts).
 
 Methods: ``ours`` (``restora.models.lass.extractor().extract``); ``router``,
 a label-matching router over existing nodes (sing/vocal/choir → ``separate``
@@ -60,12 +75,20 @@ SR = 44100
 SECONDS = 5.0
 KINDS = ("speech", "music", "other")
 SPEECH = ("speech", "human voice")
+TARGET_SETS = ("val", "outsource")
+FRAME = 0.02          # s, activity frames of the two-query overlap rule
+ACTIVE_DB = 30.0      # a frame is active within this many dB of the recording's loudest frame
+MIN_OVERLAP = 1.0     # s of common activity, or half the shorter one's active time if that is less
+HIGHPASS = 20.0       # Hz, every recording is high-passed here (see ``load``)
 
 
 # -- recordings -----------------------------------------------------------------
 @dataclass(frozen=True)
 class Rec:
-    """One val recording: ``path`` (corpus-relative), its ``concepts``, its ``group`` (song / kit / speaker)."""
+    """One recording: ``path`` (corpus-relative; absolute for out-of-source ones), its ``concepts``, its ``group``.
+
+    ``group`` is the song / kit / speaker (the path itself for an out-of-source recording).
+    """
 
     path: str
     concepts: tuple[str, ...]
@@ -87,12 +110,20 @@ class Mixture:
 
 @lru_cache(maxsize=None)
 def load(path: str) -> np.ndarray:
-    """Mono float32 [n] at 44.1 kHz of the corpus file ``path``."""
+    """Mono float32 [n] at 44.1 kHz of the corpus file ``path`` (an absolute path is read as is), high-passed.
+
+    The 20 Hz high-pass (4th-order Butterworth) removes DC offsets and sub-audio rumble: some game
+    sound files carry most of their energy there, which would set the 0 dB level and dominate the
+    SI-SDR although nobody hears it (nor asks for it).
+    """
+    from scipy.signal import butter, sosfilt
+
     from restora.dsp.resample import resample
 
     x, rate = sf.read(CORPUS / path, dtype="float32", always_2d=True)
     x = x.mean(axis=1)
-    return resample(x, rate, SR) if rate != SR else x
+    x = resample(x, rate, SR) if rate != SR else x
+    return sosfilt(butter(4, HIGHPASS, "highpass", fs=SR, output="sos"), x).astype(np.float32)
 
 
 def val_rows() -> list[dict]:
@@ -115,15 +146,35 @@ def row_concepts(row: dict) -> list[str]:
     return list(SPEECH) if kind == "speech_clean" else []
 
 
-def targets(known: set[str]) -> dict[str, list[Rec]]:
-    """Query concept → val target recordings whose concepts include one the model was trained on."""
+def pool_of(recs: list[Rec], known: set[str]) -> dict[str, list[Rec]]:
+    """Query concept → ``recs`` whose concepts include one the model was trained on (the first is the query)."""
     out: dict[str, list[Rec]] = {}
-    for row in val_rows():
-        concepts = row_concepts(row)
-        seen = [c for c in concepts if c in known]
+    for rec in recs:
+        seen = [c for c in rec.concepts if c in known]
         if seen:
-            out.setdefault(seen[0], []).append(Rec(row["path"], tuple(concepts), row["group"], seen[0]))
+            out.setdefault(seen[0], []).append(Rec(rec.path, rec.concepts, rec.group, seen[0]))
     return dict(sorted(out.items()))
+
+
+def val_targets() -> list[Rec]:
+    """Every val recording with its concepts (possibly none)."""
+    return [Rec(row["path"], tuple(row_concepts(row)), row["group"]) for row in val_rows()]
+
+
+def outsource_targets() -> list[Rec]:
+    """The out-of-source recordings (absolute paths), built first by ``lass_outsource`` if missing."""
+    import lass_outsource
+
+    manifest = lass_outsource.CACHE / "manifest.csv"
+    if not manifest.exists():
+        lass_outsource.build()
+    with open(manifest, newline="") as f:
+        rows = list(csv.DictReader(f))
+    out = []
+    for row in rows:
+        path = str(lass_outsource.CACHE / row["path"])
+        out.append(Rec(path, tuple(row["concepts"].split(";")), path))
+    return out
 
 
 def backgrounds() -> dict[str, list[Rec]]:
@@ -206,11 +257,32 @@ def pick_target(pool: dict[str, list[Rec]], rng: np.random.Generator, exclude: s
     return recs[int(rng.integers(len(recs)))]
 
 
+def active(x: np.ndarray) -> np.ndarray:
+    """Bool [frames]: the 20 ms frames of ``x`` (44.1 kHz) within ``ACTIVE_DB`` of its loudest frame's power."""
+    hop = int(FRAME * SR)
+    frames = len(x) // hop
+    power = np.mean(np.square(x[:frames * hop].reshape(frames, hop), dtype=np.float64), axis=1)
+    return power >= np.max(power, initial=0.0) * 10 ** (-ACTIVE_DB / 10) if frames else np.zeros(0, bool)
+
+
+def overlapping(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether ``a`` and ``b`` (same length, 44.1 kHz) are active together ≥ min(1 s, half the shorter's activity)."""
+    on_a, on_b = active(a), active(b)
+    need = min(MIN_OVERLAP, 0.5 * FRAME * min(on_a.sum(), on_b.sum()))
+    return bool(FRAME * np.sum(on_a & on_b) >= max(need, FRAME))   # at least one common frame
+
+
+def stream(seed: int, part: int, target_set: str) -> np.random.Generator:
+    """The random stream of one condition (val keeps the seeds it had before the outsource set existed)."""
+    extra = [TARGET_SETS.index(target_set)] if target_set != "val" else []
+    return np.random.default_rng([seed, part, *extra])
+
+
 def build_pairs(kind: str, count: int, pool: dict[str, list[Rec]], bgs: dict[str, list[Rec]],
-                seed: int) -> list[Mixture]:
+                seed: int, target_set: str = "val") -> list[Mixture]:
     """``count`` target-over-``kind`` mixtures (5 s, 0 dB), reproducible from ``seed``."""
     n, out = int(SECONDS * SR), []
-    rng = np.random.default_rng([seed, KINDS.index(kind)])
+    rng = stream(seed, KINDS.index(kind), target_set)
     while len(out) < count:
         target = pick_target(pool, rng)
         bg = background(kind, target, bgs[kind], n, rng)
@@ -218,21 +290,24 @@ def build_pairs(kind: str, count: int, pool: dict[str, list[Rec]], bgs: dict[str
             continue
         tgt = segment(load(target.path), n, rng)
         mix, (tgt, _) = mix_at_0db([tgt, bg])
-        out.append(Mixture(f"{kind}-{len(out)}", kind, mix, [tgt], [target.query], [target.path]))
+        out.append(Mixture(f"{target_set}-{kind}-{len(out)}", kind, mix, [tgt], [target.query], [target.path]))
     return out
 
 
-def build_two(count: int, pool: dict[str, list[Rec]], seed: int) -> list[Mixture]:
-    """``count`` mixtures of two targets with disjoint concepts at 0 dB (nothing else)."""
+def build_two(count: int, pool: dict[str, list[Rec]], seed: int, target_set: str = "val") -> list[Mixture]:
+    """``count`` mixtures of two overlapping targets with disjoint concepts at 0 dB (nothing else)."""
     n, out = int(SECONDS * SR), []
-    rng = np.random.default_rng([seed, 99])
+    rng = stream(seed, 99, target_set)
     while len(out) < count:
         a = pick_target(pool, rng)
         b = pick_target(pool, rng, exclude={a.query})
         if set(a.concepts) & set(b.concepts) or a.group == b.group:
             continue
-        mix, parts = mix_at_0db([segment(load(r.path), n, rng) for r in (a, b)])
-        out.append(Mixture(f"two-{len(out)}", "two", mix, parts, [a.query, b.query], [a.path, b.path]))
+        segments = [segment(load(r.path), n, rng) for r in (a, b)]
+        if not overlapping(*segments):
+            continue
+        mix, parts = mix_at_0db(segments)
+        out.append(Mixture(f"{target_set}-two-{len(out)}", "two", mix, parts, [a.query, b.query], [a.path, b.path]))
     return out
 
 
@@ -357,11 +432,45 @@ def table(results: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def evaluate(target_set: str, pool: dict[str, list[Rec]], bgs: dict[str, list[Rec]], args: argparse.Namespace,
+             extractor, router: Router) -> tuple[dict[str, list[dict]], list[Mixture]]:
+    """Per-mixture rows of every condition of ``target_set`` (named with its prefix) and its target-over-bg mixtures."""
+    prefix = prefix_of(target_set)
+    pairs = [m for k in KINDS for m in build_pairs(k, args.mixtures, pool, bgs, args.seed, target_set)]
+    two = build_two(args.mixtures, pool, args.seed, target_set)
+    rows: dict[str, list[dict]] = {}
+    for i, m in enumerate(pairs):
+        rows.setdefault(f"{prefix}seen / {m.kind}", []).append(score(m, m.concepts, extractor, router))
+        rows.setdefault(f"{prefix}paraphrase / {m.kind}", []).append(
+            score(m, [paraphrase(c, i % args.mixtures) for c in m.concepts], extractor, router))
+    print(f"  {target_set}: target over background done", flush=True)
+    rows[f"{prefix}two-query (A then B)"] = [score(m, m.concepts, extractor, router) for m in two]
+    return rows, pairs
+
+
+def prefix_of(target_set: str) -> str:
+    """Condition-name prefix of ``target_set``: none for val (names as before), "outsource " for the other."""
+    return "" if target_set == "val" else f"{target_set} "
+
+
+def results_of(target_set: str, rows: dict[str, list[dict]]) -> dict[str, dict]:
+    """Summaries of ``target_set``'s conditions in table order, with the per-query-set and overall pools."""
+    p = prefix_of(target_set)
+    results = {name: summary(r) for name, r in rows.items()}
+    for qset in ("seen", "paraphrase"):
+        results[f"{p}{qset} / all"] = summary([r for k in KINDS for r in rows[f"{p}{qset} / {k}"]])
+    order = [f"{p}{q} / {k}" for q in ("seen", "paraphrase") for k in (*KINDS, "all")] + [f"{p}two-query (A then B)"]
+    results = {k: results[k] for k in order}
+    results[f"{p}overall"] = summary([r for rs in rows.values() for r in rs])
+    return results
+
+
 def main() -> int:
-    """Build the mixtures, run every method on every query set, print the table and the RTF."""
+    """Build the mixtures, run every method on every query set of each target set, print the tables and the RTF."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mixtures", type=int, default=30, help="mixtures per condition")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--targets", choices=(*TARGET_SETS, "both"), default="both")
     parser.add_argument("--json", type=Path, help="write the summary (and per-mixture rows) here")
     args = parser.parse_args()
     sys.path.insert(0, str(HERE))
@@ -370,40 +479,37 @@ def main() -> int:
     from restora.models import lass
 
     extractor = lass.extractor()
-    pool = targets(set(extractor.concepts))
+    known = set(extractor.concepts)
+    sets = TARGET_SETS if args.targets == "both" else (args.targets,)
+    recs = {"val": val_targets, "outsource": outsource_targets}
+    pools = {s: pool_of(recs[s](), known) for s in sets}
     bgs = backgrounds()
-    pairs = {k: build_pairs(k, args.mixtures, pool, bgs, args.seed) for k in KINDS}
-    two = build_two(args.mixtures, pool, args.seed)
     print(f"{args.mixtures} mixtures per condition, {SECONDS:g} s mono at 44.1 kHz, 0 dB, seed {args.seed}; "
-          f"{machine()}\n{len(pool)} target concepts: {', '.join(pool)}", flush=True)
+          f"{machine()}", flush=True)
+    for s, pool in pools.items():
+        print(f"{s}: {len(pool)} target concepts: {', '.join(pool)}", flush=True)
     ours(extractor, np.zeros(SR, np.float32), "speech")  # warm-up: sessions and encoder loaded
     router = Router()
     rows: dict[str, list[dict]] = {}
-    for kind in KINDS:
-        for i, m in enumerate(pairs[kind]):
-            rows.setdefault(f"seen / {kind}", []).append(score(m, m.concepts, extractor, router))
-            rows.setdefault(f"paraphrase / {kind}", []).append(
-                score(m, [paraphrase(c, i) for c in m.concepts], extractor, router))
-        print(f"  {kind}: done", flush=True)
-    rows["two-query (A then B)"] = [score(m, m.concepts, extractor, router) for m in two]
-    results = {name: summary(r) for name, r in rows.items()}
-    for qset in ("seen", "paraphrase"):
-        results[f"{qset} / all"] = summary([r for k in KINDS for r in rows[f"{qset} / {k}"]])
-    order = [f"{q} / {k}" for q in ("seen", "paraphrase") for k in (*KINDS, "all")] + ["two-query (A then B)"]
-    results = {k: results[k] for k in order}
-    results["overall"] = summary([r for rs in rows.values() for r in rs])
-    print(table(results))
+    results: dict[str, dict] = {}
+    pairs: dict[str, list[Mixture]] = {}
+    for s, pool in pools.items():
+        set_rows, pairs[s] = evaluate(s, pool, bgs, args, extractor, router)
+        set_results = results_of(s, set_rows)
+        rows |= set_rows
+        results |= set_results
+        print(f"\n{s} targets\n" + table(set_results), flush=True)
     short = [r for rs in rows.values() for r in rs]
     speed = {"rtf_5s": float(np.sum([r["seconds"] for r in short]) /
                              np.sum([len(r["queries"]) * SECONDS for r in short])),
-             "long": rtf(extractor, pairs["speech"] + pairs["music"] + pairs["other"])}
+             "long": rtf(extractor, pairs[sets[0]])}
     print(f"ours, real-time factor on CPU ({extractor.provider}, threads: ONNX Runtime default): "
           f"{speed['rtf_5s']:.3f} on the 5 s mixtures, {speed['long']['rtf']:.3f} on a "
           f"{speed['long']['seconds_audio']:.0f} s mixture")
     if args.json:
         args.json.write_text(json.dumps({"machine": machine(), "seed": args.seed, "mixtures": args.mixtures,
-                                         "concepts": list(pool), "results": results, "speed": speed,
-                                         "rows": rows}, indent=1))
+                                         "concepts": {s: list(p) for s, p in pools.items()}, "results": results,
+                                         "speed": speed, "rows": rows}, indent=1))
     return 0
 
 
