@@ -86,6 +86,13 @@ def test_an_interrupted_run_resumes_where_it_stopped(tmp_path):
     step, extra = Checkpoint(tmp_path / "run").load(net)
     assert step == 6 and [h["step"] for h in extra["history"]] == [3, 6]
     assert (tmp_path / "run" / "weights.pt").is_file() and (tmp_path / "run" / "metrics.json").is_file()
+    # A new stage starts from those weights with a fresh schedule (step 0), not from scratch.
+    train_eq.main(args[:2] + ["--out", str(tmp_path / "stage2"), "--init", str(tmp_path / "run" / "weights.pt")]
+                  + args[4:] + ["--minutes", "0"])
+    stage2 = eq_net.EqNet(16)
+    step, _ = Checkpoint(tmp_path / "stage2").load(stage2)
+    assert step == 0 and all(torch.equal(a, b) for a, b in zip(net.state_dict().values(),
+                                                                 stage2.state_dict().values()))
 
 
 def test_onnx_export_matches_pytorch(tmp_path):

@@ -128,16 +128,22 @@ def write_json(path: Path, data: dict) -> None:
 
 
 def run_training(net, opt, sched, out: Path, budget: TimeBudget, total_steps: int, train_step, evaluate,
-                 eval_every: int, grad_clip: float, weights_extra: dict | None = None) -> int:
+                 eval_every: int, grad_clip: float, weights_extra: dict | None = None, init: Path | None = None) -> int:
     """The shared loop: resume from ``out``, step until ``total_steps`` or the budget, evaluate, checkpoint.
 
     ``train_step()`` returns ``(loss tensor, {name: tensor})`` for one batch;
     ``evaluate()`` returns a dict of held-out figures. Writes ``checkpoint.pt``
     (every minute and at the end), ``weights.pt`` (``{"state", "step", **weights_extra}``)
-    and ``metrics.json``; returns the step reached.
+    and ``metrics.json``; returns the step reached. ``init``: a ``weights.pt`` to
+    start from when ``out`` holds no checkpoint yet (a new stage: the network's
+    weights, with a fresh optimiser and LR schedule).
     """
     ckpt = Checkpoint(out)
     step, extra = ckpt.load(net, opt, sched)
+    if step == 0 and init is not None:
+        saved = torch.load(init, map_location="cpu", weights_only=False)
+        net.load_state_dict(saved["state"])
+        extra = {"history": [{"init": str(init), "init_step": saved.get("step")}]}
     history = extra.get("history", [])
     print(f"torch {torch.__version__}, starting at step {step}", flush=True)
     last_save = budget.elapsed()
@@ -178,4 +184,5 @@ def run_arguments(description: str, steps: int, batch: int, eval_every: int, see
     ap.add_argument("--device", default="auto")
     ap.add_argument("--seed", type=int, default=seed)
     ap.add_argument("--eval-every", type=int, default=eval_every)
+    ap.add_argument("--init", type=Path, help="weights.pt to start a new stage from (fresh optimiser and schedule)")
     return ap

@@ -80,7 +80,7 @@ def main(argv=None) -> None:
         return loss_terms(net, feats, bands, mask, train.grid)
 
     run_training(net, opt, sched, args.out, budget, args.steps, train_step, lambda: {"val": evaluate(net, val)},
-                 args.eval_every, grad_clip=1.0, weights_extra={"hidden": args.hidden})
+                 args.eval_every, grad_clip=1.0, weights_extra={"hidden": args.hidden}, init=args.init)
 
 if __name__ == "__main__":
     main()

@@ -79,7 +79,8 @@ def main(argv=None) -> None:
             out["held_out"] = evaluate(net, held_out)
         return out
 
-    run_training(net, opt, sched, args.out, budget, args.steps, train_step, figures, args.eval_every, grad_clip=5.0)
+    run_training(net, opt, sched, args.out, budget, args.steps, train_step, figures, args.eval_every, grad_clip=5.0,
+                 init=args.init)
 
 if __name__ == "__main__":
     main()
