@@ -3,15 +3,18 @@
 ``float`` parameters get a slider (the range mapped linearly) beside a spin box
 showing the unit; ``int`` a spin box, ``bool`` a check box, ``choice`` a combo
 box, ``text`` a line edit that commits on Return or when left and offers the
-recently committed texts (app settings, most recent first). Every widget emits ``value_changed(value)`` on user edits only and
-``edit_finished()`` when a continuous gesture ends (slider released, spin box
-left), so a chain model can merge a drag into one undo step. ``set_value``
-never emits: undo/redo update the widget without creating a new edit.
+recently committed texts (app settings, most recent first), then any fixed
+suggestions (extract's query: the sounds the model knows). Every widget emits
+``value_changed(value)`` on user edits only and ``edit_finished()`` when a
+continuous gesture ends (slider released, spin box left), so a chain model can
+merge a drag into one undo step. ``set_value`` never emits: undo/redo update
+the widget without creating a new edit.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import QStringListModel, Qt, Signal
@@ -240,7 +243,7 @@ class ChoiceParamWidget(ParamWidget):
 
 
 class _TextEdit(QLineEdit):
-    """A line edit whose Down key opens the completer on every recent text (even when empty)."""
+    """A line edit whose Down key opens the completer on every entry (even when empty)."""
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         completer = self.completer()
@@ -262,35 +265,55 @@ class TextParamWidget(ParamWidget):
     so each committed text is one undo step. A completer offers the texts
     recently committed to parameters of this name, most recent first (at most
     20, no repeats), kept in ``settings`` (the app's :class:`Settings`;
-    the user's settings when None).
+    the user's settings when None), then ``suggestions`` not already among
+    them (case-insensitively), in their given order.
     """
 
     def __init__(self, param: Param, node_id: str, parent: QWidget | None = None,
-                 settings: Settings | None = None) -> None:
+                 settings: Settings | None = None, suggestions: Sequence[str] = ()) -> None:
         super().__init__(param, node_id, parent)
         self.settings = settings if settings is not None else Settings()
+        self.suggestions = list(suggestions)
         self.edit = _TextEdit()
         self.edit.setClearButtonEnabled(True)
         self.edit.setPlaceholderText(f"e.g. {param.default}" if param.default else "")
-        self.recent_model = QStringListModel(self.settings.recent_texts(param.name))
-        self.completer = QCompleter(self.recent_model, self.edit)
+        self._recent: list[str] = []
+        self.entry_model = QStringListModel()
+        self._show_entries(self.settings.recent_texts(param.name))
+        self.completer = QCompleter(self.entry_model, self.edit)
         self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.completer.setFilterMode(Qt.MatchFlag.MatchContains)
         self.completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
-        self.completer.setModelSorting(QCompleter.ModelSorting.UnsortedModel)  # keeps most recent first
+        self.completer.setModelSorting(QCompleter.ModelSorting.UnsortedModel)  # keeps recent first, then suggestions
         self.completer.setMaxVisibleItems(10)
         self.edit.setCompleter(self.completer)
         self.control = self.edit
         self._setup(self.edit)
-        self.edit.setToolTip(f"{tooltip_for(param)}. Return applies; Down lists recent entries".lstrip(". "))
+        listed = "recent entries and known sounds" if self.suggestions else "recent entries"
+        self.edit.setToolTip(f"{tooltip_for(param)}. Return applies; Down lists {listed}".lstrip(". "))
         self._shown = ""
         self.set_value(param.default)
         self.edit.editingFinished.connect(self._commit)
         self.completer.activated.connect(lambda _text: self._commit())
 
     def recent(self) -> list[str]:
-        """The completer's entries, most recent first."""
-        return self.recent_model.stringList()
+        """The recently committed texts, most recent first (the completer's first entries)."""
+        return list(self._recent)
+
+    def entries(self) -> list[str]:
+        """Everything the completer offers: :meth:`recent`, then the other suggestions."""
+        return self.entry_model.stringList()
+
+    def _show_entries(self, recent: list[str]) -> None:
+        # Recent texts stay first: they are what this user asks for; a suggestion
+        # equal to one of them (any case) would only be a repeat further down.
+        self._recent = list(recent)
+        entries, seen = list(self._recent), {text.casefold() for text in self._recent}
+        for text in self.suggestions:
+            if text.casefold() not in seen:
+                entries.append(text)
+                seen.add(text.casefold())
+        self.entry_model.setStringList(entries)
 
     def _commit(self) -> None:
         text = " ".join(self.edit.text().split())
@@ -304,7 +327,7 @@ class TextParamWidget(ParamWidget):
         except ParameterError:
             pass  # the editor reports it and shows the model's value again
         else:
-            self.recent_model.setStringList(self.settings.add_recent_text(text, self.param.name))
+            self._show_entries(self.settings.add_recent_text(text, self.param.name))
         self.value_changed.emit(text)
         self.edit_finished.emit()
 
@@ -327,15 +350,28 @@ _KINDS: dict[str, type[ParamWidget]] = {
 
 
 def make_param_widget(param: Param, node_id: str, parent: QWidget | None = None,
-                      settings: Settings | None = None) -> ParamWidget:
+                      settings: Settings | None = None, suggestions: Sequence[str] = ()) -> ParamWidget:
     """The widget for ``param`` of node ``node_id`` (unknown kinds fall back to a float widget).
 
-    ``settings`` keeps the recent entries of text parameters (the user's settings when None).
+    ``settings`` keeps the recent entries of text parameters (the user's settings
+    when None); ``suggestions`` are offered after them (text parameters only).
     """
     cls = _KINDS.get(param.kind, FloatParamWidget)
     if cls is TextParamWidget:
-        return TextParamWidget(param, node_id, parent, settings=settings)
+        return TextParamWidget(param, node_id, parent, settings=settings, suggestions=suggestions)
     return cls(param, node_id, parent)
+
+
+def text_suggestions(node_type: str, param_name: str) -> list[str]:
+    """Fixed completions for a text parameter: extract's query gets the model's known sounds.
+
+    [] for every other parameter, and when the model is not installed (never a fetch).
+    """
+    if (node_type, param_name) != ("extract", "query"):
+        return []
+    from restora.models.lass import known_concepts  # here: only forms with a query pay for the import
+
+    return known_concepts()
 
 
 def make_mix_widget(node_id: str, parent: QWidget | None = None) -> FloatParamWidget:
@@ -380,7 +416,8 @@ class ParamPanel(QWidget):
             form.addRow(QLabel("Select a node to edit its parameters."))
         else:
             for param in node_class(spec.type).PARAMS:
-                widget = make_param_widget(param, spec.id, settings=self.settings)
+                suggestions = text_suggestions(spec.type, param.name) if param.kind == "text" else []
+                widget = make_param_widget(param, spec.id, settings=self.settings, suggestions=suggestions)
                 widget.set_value(spec.params.get(param.name, param.default))
                 widget.value_changed.connect(lambda v, n=param.name: self.param_edited.emit(n, v))
                 self._add_row(form, param.name, widget)

@@ -28,7 +28,7 @@ import numpy as np
 
 from restora.dsp.crossfade import crossfade_weights
 from restora.dsp.resample import resample
-from restora.errors import UsageError
+from restora.errors import ModelError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -156,3 +156,24 @@ def _fit(x: np.ndarray, n: int) -> np.ndarray:
 def extractor(threads: int | None = None) -> QueryExtractor:
     """The shared extractor (loaded once per thread count)."""
     return QueryExtractor(threads=threads)
+
+
+@lru_cache(maxsize=1)
+def _concept_names() -> tuple[str, ...]:
+    from restora.models import store
+
+    table = np.load(store.require(MODEL_ID) / "lass_concepts.npz")  # reads "names" only, not the embeddings
+    return tuple(str(c) for c in table["names"])
+
+
+def known_concepts() -> list[str]:
+    """The names of the trained concepts (query suggestions), [] when the model is not installed.
+
+    Reads the installed concept table only: no fetch, no ONNX session, no text
+    encoder, so the GUI can call it while building a form. A failure is not
+    cached (``lru_cache`` keeps results only), so a later install is picked up.
+    """
+    try:
+        return list(_concept_names())
+    except (ModelError, OSError, KeyError, ValueError):
+        return []

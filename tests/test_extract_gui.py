@@ -1,4 +1,4 @@
-"""The extract node in the GUI: query box (one undo step per query, recent queries), lanes, query warnings."""
+"""The extract node in the GUI: query box (one undo step per query, recent queries, known sounds), lanes, warnings."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ from restora.app.graph_editor import GraphEditor
 from restora.app.node_info import NodeInfoPanel
 from restora.app.param_widgets import TextParamWidget, make_param_widget
 from restora.app.settings import MAX_RECENT_TEXTS, Settings
+from restora.errors import RestoraError
 from restora.graph.lanes import lanes_for
 from restora.graph.registry import node_class
+from restora.models import fetch, lass
 
 
 @pytest.fixture
@@ -23,7 +25,15 @@ def settings(tmp_path):
 
 
 @pytest.fixture
-def editor(qtbot, settings):
+def concepts(monkeypatch):
+    """The known sounds the query box suggests: a list the test fills (empty: model not installed), not the file."""
+    known: list[str] = []
+    monkeypatch.setattr(lass, "known_concepts", lambda: list(known))
+    return known
+
+
+@pytest.fixture
+def editor(qtbot, settings, concepts):
     widget = GraphEditor(ChainModel(), settings=settings)
     qtbot.addWidget(widget)
     widget.show()
@@ -163,3 +173,89 @@ def test_the_info_panel_follows_query_edits(qtbot, editor):
     assert editor.chain.node(node_id).params["query"] == "speech"
     qtbot.waitUntil(lambda: "confidence" in editor.info_panel.text()
                     and "outside" not in editor.info_panel.text(), timeout=4000)
+
+
+def query_param():
+    return next(p for p in node_class("extract").PARAMS if p.name == "query")
+
+
+def offered(widget: TextParamWidget) -> list[str]:
+    """What the completer's popup lists for the current prefix, top to bottom."""
+    shown = widget.completer.completionModel()
+    return [shown.index(row, 0).data() for row in range(shown.rowCount())]
+
+
+def test_typing_offers_recent_queries_before_known_sounds(qtbot, editor, concepts):
+    concepts[:] = ["dog barking", "rain", "dog", "small dog panting"]
+    add_extract(editor)
+    for text in ("Dog Barking", "piano", "hot dog"):
+        type_query(qtbot, editor.param_panel.widgets["query"], text)
+    node_id = add_extract(editor)
+    widget = editor.param_panel.widgets["query"]
+    assert "known sounds" in widget.edit.toolTip()
+    assert widget.recent() == ["hot dog", "piano", "Dog Barking"]
+    assert widget.entries() == ["hot dog", "piano", "Dog Barking", "rain", "dog", "small dog panting"]
+    widget.edit.setFocus()
+    widget.edit.selectAll()
+    qtbot.keyClicks(widget.edit, "DOG")
+    popup = widget.completer.popup()
+    qtbot.waitUntil(popup.isVisible, timeout=2000)
+    # Recent first, then known sounds; "dog barking" is not repeated after "Dog Barking".
+    assert offered(widget) == ["hot dog", "Dog Barking", "dog", "small dog panting"]
+    steps = editor.chain.undo_stack.count()
+    for _ in range(4):
+        qtbot.keyClick(popup, Qt.Key.Key_Down)
+    qtbot.keyClick(popup, Qt.Key.Key_Return)
+    assert editor.chain.node(node_id).params["query"] == "small dog panting"
+    assert editor.chain.undo_stack.count() == steps + 1  # picking a known sound is one undo step
+    assert widget.recent()[0] == "small dog panting"
+    assert widget.entries().count("small dog panting") == 1  # now a recent entry, no longer repeated below
+
+
+def test_down_on_an_empty_box_lists_recent_entries_then_known_sounds(qtbot, settings):
+    settings.add_recent_text("Rain", "query")
+    widget = make_param_widget(query_param(), "extract", settings=settings, suggestions=["rain", "thunder"])
+    qtbot.addWidget(widget)
+    widget.show()
+    widget.edit.setFocus()
+    widget.edit.clear()
+    qtbot.keyClick(widget.edit, Qt.Key.Key_Down)
+    assert widget.completer.popup().isVisible()
+    assert offered(widget) == ["Rain", "thunder"]
+
+
+def test_without_known_sounds_the_box_offers_recent_entries_only(qtbot, editor, concepts):
+    assert concepts == []  # as when the model is not installed
+    node_id = add_extract(editor)
+    widget = editor.param_panel.widgets["query"]
+    assert widget.entries() == [] and "known sounds" not in widget.edit.toolTip()
+    assert "Down lists recent entries" in widget.edit.toolTip()
+    qtbot.keyClick(widget.edit, Qt.Key.Key_Down)  # nothing to list: no popup, no crash
+    type_query(qtbot, widget, "dog barking")
+    assert editor.chain.node(node_id).params["query"] == "dog barking"
+    assert widget.entries() == ["dog barking"]
+
+
+def test_known_concepts_without_the_model_is_empty_and_fetches_nothing(monkeypatch, tmp_path):
+    monkeypatch.setenv("RESTORA_MODELS", str(tmp_path))
+    monkeypatch.setattr(fetch, "fetch", lambda *a, **k: pytest.fail("known_concepts must not fetch"))
+    lass._concept_names.cache_clear()
+    assert lass.known_concepts() == []
+    lass._concept_names.cache_clear()  # the next caller reads the real store again
+
+
+def test_known_concepts_are_the_installed_tables_names(monkeypatch):
+    try:
+        folder = fetch.ensure_installed(lass.MODEL_ID)
+    except RestoraError as exc:
+        pytest.skip(f"the packaged extraction model is not installable here: {exc}")
+    from restora.models import session, text_encoder
+
+    # Names only: neither an ONNX Runtime session nor the text encoder.
+    monkeypatch.setattr(session, "make_session", lambda *a, **k: pytest.fail("no ONNX session"))
+    monkeypatch.setattr(text_encoder, "text_encoder", lambda *a, **k: pytest.fail("no text encoder"))
+    lass._concept_names.cache_clear()
+    names = [str(name) for name in np.load(folder / "lass_concepts.npz")["names"]]
+    assert len(names) > 100 and lass.known_concepts() == names
+    lass.known_concepts().clear()  # callers get a copy: the cached table stays whole
+    assert lass.known_concepts() == names
