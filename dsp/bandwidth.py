@@ -21,8 +21,27 @@ Definition (shared with super-resolution, which restores what lies above it):
    (the local passband level); the bandwidth is the centre frequency of the
    highest bin ``k <= k1`` with ``L >= max(T, ref - 10 dB)`` — near a
    filter's -10 dB point, exactly the edge for a codec's brick-wall.
-7. ``sr / 2`` when that bin is one of the top two; ``None`` when the stream
+7. Sharp-drop refinement, so the low-level tail of a resampler's or codec's
+   stop-band (e.g. soxr's images at -50 dB below the passband, sloping down
+   to the floor) is not read as content: ``S`` = ``L`` averaged in power over
+   1/12 octave; for a bin ``k`` below the result of step 6, ``drop(k)`` = the
+   median of ``L`` over the third of an octave up to ``k`` minus the largest
+   ``S`` from 1/12 octave above ``k`` to Nyquist. Where some ``drop(k) >=
+   30 dB``, the highest such ``k`` is a cut-off: the bandwidth becomes the
+   highest bin ``<= k`` whose ``L`` is within 10 dB of that median (the
+   filter's -10 dB point). Natural roll-off and gentle filters (slopes up to
+   ~48 dB/octave) never drop 30 dB that fast, so they keep step 6's reading:
+   where the content meets the empty floor (a 4th-order Butterworth on white
+   noise reads well above its -3 dB point; it cannot be told from content
+   that simply rolls off).
+8. ``sr / 2`` when that bin is one of the top two; ``None`` when the stream
    is silent (``top`` below -140 dB re full scale, per bin).
+
+A spectrum that falls smoothly across the whole band without reaching an
+empty region (synthetic brown noise, -6 dB/octave for ten octaves) reads
+where it comes within 20 dB of its lowest level: there is no floor to tell
+content from. A stream that starts or stops abruptly holds a broadband click: a test tone
+without fades reads well above its frequency because that click is content.
 
 Memory is one spectrum (2049 floats) whatever the length of the stream.
 """
@@ -42,6 +61,7 @@ ABOVE_FLOOR_DB = 20.0
 BELOW_TOP_MIN_DB = 20.0
 BELOW_TOP_MAX_DB = 80.0
 EDGE_DROP_DB = 10.0
+SHARP_DROP_DB = 30.0
 SILENCE_DB = -140.0
 
 
@@ -96,9 +116,33 @@ class BandwidthEstimator:
         if len(below):
             edge_level = max(threshold, float(np.median(below)) - EDGE_DROP_DB)
             highest = int(np.nonzero(level[: highest + 1] >= edge_level)[0].max())
+        highest = _sharp_drop_edge(level, highest)
         if highest >= len(level) - 2:
             return self.sr / 2.0
         return float(freqs[highest])
+
+
+def _octave_bin(k: int | np.ndarray, octaves: float) -> np.ndarray:
+    return np.round(np.asarray(k) * 2.0 ** octaves).astype(int)
+
+
+def _sharp_drop_edge(level: np.ndarray, highest: int) -> int:
+    """Step 7 of the module docstring: the -10 dB edge of the highest sharp drop <= ``highest``."""
+    bins = np.arange(len(level))
+    power = 10.0 ** (level / 10.0)
+    cumulative = np.concatenate([[0.0], np.cumsum(power)])
+    lo = np.maximum(_octave_bin(bins, -1 / 24), 0)
+    hi = np.minimum(_octave_bin(bins, 1 / 24) + 1, len(level))
+    smooth = 10.0 * np.log10(np.maximum((cumulative[hi] - cumulative[lo]) / (hi - lo), 1e-30))
+    above_max = np.maximum.accumulate(smooth[::-1])[::-1]  # largest S from bin k up
+    for k in range(highest, 8, -1):
+        start = _octave_bin(k, 1 / 12)
+        if start >= len(level):
+            continue
+        below = float(np.median(level[_octave_bin(k, -1 / 3): k + 1]))
+        if below - above_max[start] >= SHARP_DROP_DB:
+            return int(np.nonzero(level[: k + 1] >= below - EDGE_DROP_DB)[0].max())
+    return highest
 
 
 def estimate_bandwidth(audio: np.ndarray, sr: float) -> float | None:

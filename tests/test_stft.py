@@ -1,12 +1,10 @@
-"""Spectral and rate building blocks: streaming STFT, resampler, bandwidth estimate."""
+"""Spectral and rate building blocks: streaming STFT, resampler (bandwidth: test_bandwidth.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import signal
 
-from restora.dsp.bandwidth import BandwidthEstimator, estimate_bandwidth
 from restora.dsp.resample import StreamResampler, resample
 from restora.dsp.stft import SpectralProcessor, StreamingISTFT, StreamingSTFT, istft, stft
 
@@ -93,43 +91,3 @@ def test_resampler_keeps_time_alignment(rate_in, rate_out):
 def test_resampler_rejects_bad_quality():
     with pytest.raises(ValueError):
         StreamResampler(44100, 48000, 1, quality="best")
-
-
-# -- bandwidth --------------------------------------------------------------
-SR = 44100
-
-
-def _noise(seconds=5.0):
-    return np.random.default_rng(4).standard_normal((int(SR * seconds), 2)) * 0.1
-
-
-def _lowpass(x, cutoff):
-    return signal.sosfilt(signal.ellip(12, 0.1, 100, cutoff, fs=SR, output="sos"), x, axis=0)
-
-
-def test_bandwidth_of_lowpassed_noise():
-    assert estimate_bandwidth(_lowpass(_noise(), 4000), SR) == pytest.approx(4000, rel=0.05)
-
-
-def test_bandwidth_full_band_is_nyquist():
-    assert estimate_bandwidth(_noise(), SR) >= 0.97 * SR / 2
-
-
-def test_bandwidth_of_codec_like_cutoff():
-    # Pink-ish music-like spectrum cut at 16 kHz (an MP3 encoder's brick-wall).
-    n = SR * 5
-    spec = np.fft.rfft(np.random.default_rng(5).standard_normal(n))
-    freqs = np.fft.rfftfreq(n, 1 / SR)
-    spec /= np.maximum(freqs, 20.0)
-    spec[freqs > 16000] = 0
-    x = np.fft.irfft(spec, n)
-    x = 0.5 * x / np.abs(x).max()
-    assert estimate_bandwidth(x, SR) == pytest.approx(16000, rel=0.02)
-
-
-def test_bandwidth_silence_and_streaming():
-    assert estimate_bandwidth(np.zeros((SR, 2)), SR) is None
-    x = _lowpass(_noise(3.0), 8000)
-    est = BandwidthEstimator(SR)
-    _in_blocks(est.process, x)
-    assert est.finish() == estimate_bandwidth(x, SR)
