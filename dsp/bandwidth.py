@@ -16,6 +16,16 @@ Definition (shared with super-resolution, which restores what lies above it):
    band (full-band noise) nor accepting what is 80 dB below it (filter
    stop-bands, dither).
 5. ``k1`` = the highest bin with ``L >= T`` (where content ends).
+5b. Full band when nothing is empty above ``k1``: when the median of ``L``
+   over the third of an octave above ``k1`` is less than 6 dB below that over
+   the third of an octave up to ``k1`` and above the mid-point of ``floor``
+   and ``T`` in dB (sparse, spiky content above an empty region fails the
+   latter), the
+   content goes on sloping gently
+   (pink or brown noise, where the "floor" of step 3 is merely the top of
+   the content) rather than meeting an empty region, and the bandwidth is
+   ``sr / 2``. A 4th-order Butterworth falls 8 dB there, a codec's edge or
+   content meeting a flat noise floor much more.
 6. Edge refinement, so a filter slope is not read as content: ``ref`` = the
    median of ``L`` from half an octave to a sixth of an octave below ``k1``
    (the local passband level); the bandwidth is the centre frequency of the
@@ -37,10 +47,7 @@ Definition (shared with super-resolution, which restores what lies above it):
 8. ``sr / 2`` when that bin is one of the top two; ``None`` when the stream
    is silent (``top`` below -140 dB re full scale, per bin).
 
-A spectrum that falls smoothly across the whole band without reaching an
-empty region (synthetic brown noise, -6 dB/octave for ten octaves) reads
-where it comes within 20 dB of its lowest level: there is no floor to tell
-content from. A stream that starts or stops abruptly holds a broadband click: a test tone
+A stream that starts or stops abruptly holds a broadband click: a test tone
 without fades reads well above its frequency because that click is content.
 
 Memory is one spectrum (2049 floats) whatever the length of the stream.
@@ -62,6 +69,7 @@ BELOW_TOP_MIN_DB = 20.0
 BELOW_TOP_MAX_DB = 80.0
 EDGE_DROP_DB = 10.0
 SHARP_DROP_DB = 30.0
+CONTINUATION_DB = 6.0
 SILENCE_DB = -140.0
 
 
@@ -112,6 +120,8 @@ class BandwidthEstimator:
         floor = np.percentile(band, FLOOR_PERCENTILE)
         threshold = np.clip(floor + ABOVE_FLOOR_DB, top - BELOW_TOP_MAX_DB, top - BELOW_TOP_MIN_DB)
         highest = int(np.nonzero(level >= threshold)[0].max())
+        if _continues_gently(level, highest, floor, threshold):
+            return self.sr / 2.0
         below = level[int(highest / 2 ** 0.5): max(int(highest / 2 ** (1 / 6)), 1)]
         if len(below):
             edge_level = max(threshold, float(np.median(below)) - EDGE_DROP_DB)
@@ -124,6 +134,16 @@ class BandwidthEstimator:
 
 def _octave_bin(k: int | np.ndarray, octaves: float) -> np.ndarray:
     return np.round(np.asarray(k) * 2.0 ** octaves).astype(int)
+
+
+def _continues_gently(level: np.ndarray, highest: int, floor: float, threshold: float) -> bool:
+    """Step 5b: the spectrum goes on above ``highest`` without a drop (no empty region there)."""
+    above = level[highest + 1: _octave_bin(highest, 1 / 3) + 1]
+    below = level[_octave_bin(highest, -1 / 3): highest + 1]
+    if len(above) < 2:
+        return False
+    above_level = float(np.median(above))
+    return above_level > max(float(np.median(below)) - CONTINUATION_DB, (floor + threshold) / 2.0)
 
 
 def _sharp_drop_edge(level: np.ndarray, highest: int) -> int:

@@ -17,11 +17,11 @@ def _noise(seconds=5.0, sr=SR, seed=4):
     return np.random.default_rng(seed).standard_normal((int(sr * seconds), 2)) * 0.1
 
 
-def _pinkish(seconds=5.0, sr=SR, seed=5):
-    """Music-like 1/f-amplitude noise, mono [frames]."""
+def _pinkish(seconds=5.0, sr=SR, seed=5, exponent=1.0):
+    """Noise with amplitude ~ 1/f**exponent (1: brown, -6 dB/octave; 0.5: pink), mono [frames]."""
     n = int(sr * seconds)
     spec = np.fft.rfft(np.random.default_rng(seed).standard_normal(n))
-    spec /= np.maximum(np.fft.rfftfreq(n, 1 / sr), 20.0)
+    spec /= np.maximum(np.fft.rfftfreq(n, 1 / sr), 20.0) ** exponent
     x = np.fft.irfft(spec, n)
     return 0.5 * x / np.abs(x).max()
 
@@ -96,6 +96,9 @@ def test_real_mp3_encode_reads_the_encoders_lowpass(tmp_path):
 def test_full_band_noise_reads_nyquist_and_tolerates_quiet_passages():
     assert estimate_bandwidth(_noise(), SR) == SR / 2
     assert estimate_bandwidth(_noise(sr=48000), 48000) == 24000
+    # Sloping spectra with no empty region are full band too (the lowest bins are content, not a floor).
+    assert estimate_bandwidth(_pinkish(exponent=0.5), SR) == SR / 2
+    assert estimate_bandwidth(_pinkish(exponent=1.0), SR) == SR / 2
     # Loud band-limited music, then a long quiet full-band hiss (a fade-out, room tone): still the codec's edge.
     cut = _brickwall(_noise(), 16000)
     quiet = 1e-3 * _noise(10.0, seed=7)
