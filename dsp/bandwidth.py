@@ -17,15 +17,14 @@ Definition (shared with super-resolution, which restores what lies above it):
    stop-bands, dither).
 5. ``k1`` = the highest bin with ``L >= T`` (where content ends).
 5b. Full band when nothing is empty above ``k1``: when the median of ``L``
-   over the third of an octave above ``k1`` is less than 6 dB below that over
-   the third of an octave up to ``k1`` and above the mid-point of ``floor``
-   and ``T`` in dB (sparse, spiky content above an empty region fails the
-   latter), the
-   content goes on sloping gently
-   (pink or brown noise, where the "floor" of step 3 is merely the top of
-   the content) rather than meeting an empty region, and the bandwidth is
-   ``sr / 2``. A 4th-order Butterworth falls 8 dB there, a codec's edge or
-   content meeting a flat noise floor much more.
+   over the third of an octave above ``k1`` is less than 6 dB below that
+   over the third of an octave up to ``k1``, and above the mid-point of
+   ``floor`` and ``T`` in dB (sparse, spiky content above an empty region
+   fails this), the content goes on sloping gently (pink or brown noise,
+   where the "floor" of step 3 is merely the top of the content) rather
+   than meeting an empty region, and the bandwidth is ``sr / 2``. A
+   4th-order Butterworth falls 8 dB there, a codec's edge or content
+   meeting a flat noise floor much more.
 6. Edge refinement, so a filter slope is not read as content: ``ref`` = the
    median of ``L`` from half an octave to a sixth of an octave below ``k1``
    (the local passband level); the bandwidth is the centre frequency of the
