@@ -232,7 +232,7 @@ class AudioWriter:
                 spec.lossy_subtype or _PCM_SUBTYPE[self.bit_depth], format=spec.major,
                 closefd=False,
                 # libsndfile's compression level runs the other way: 0 is best quality.
-                compression_level=None if quality is None or not lossy else 1.0 - quality,
+                compression_level=None if quality is None or not lossy else _compression_level(spec, quality),
                 bitrate_mode="VARIABLE" if quality is not None and spec.major == "MP3" else None)
         except (sf.SoundFileError, RuntimeError, ValueError, TypeError) as exc:
             self._sf = None
@@ -361,3 +361,14 @@ class AudioWriter:
             self.close()
         else:
             self.abort()
+
+
+def _compression_level(spec: _Format, quality: float) -> float:
+    """libsndfile's compression level (0 best .. 1 smallest) for ``quality`` in [0, 1] (1 best).
+
+    libsndfile's MP3 encoder refuses exactly 1.0 ("Error set compression level"),
+    so the lowest MP3 quality stops just short of it.
+    """
+    level = 1.0 - quality
+    return min(level, 0.99) if spec.major == "MP3" else level
+

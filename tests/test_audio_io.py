@@ -170,11 +170,12 @@ def test_lossy_round_trip_correlates(tmp_path, ext, sr):
     assert aligned_correlation(x, y) > 0.95
 
 
-def test_lossy_quality_changes_size(tmp_path):
+@pytest.mark.parametrize("ext", ["ogg", "mp3"])
+def test_lossy_quality_changes_size(tmp_path, ext):
     x = chirp(44100, 44100)
-    write(tmp_path / "low.ogg", x, 44100, quality=0.0)
-    write(tmp_path / "high.ogg", x, 44100, quality=1.0)
-    assert (tmp_path / "low.ogg").stat().st_size < (tmp_path / "high.ogg").stat().st_size
+    write(tmp_path / f"low.{ext}", x, 44100, quality=0.0)  # the lowest quality is accepted, too
+    write(tmp_path / f"high.{ext}", x, 44100, quality=1.0)
+    assert (tmp_path / f"low.{ext}").stat().st_size < (tmp_path / f"high.{ext}").stat().st_size
 
 
 @pytest.mark.parametrize("name,video,fmt", [("in.m4a", False, "M4A"), ("in.mp4", True, "MP4")])
