@@ -51,14 +51,9 @@ def extract_preset(query: str, mode: str, strength: float, threads: int, residua
 
 def _paths(args) -> dict[str, Path]:
     """Output name → file: ``main`` at ``-o``, ``residual`` at ``--residual`` (formats as in ``process``)."""
-    from restora.graph.file_job import output_file
+    from restora.cli.cmd_process import main_and_second_paths
 
-    paths = {"main": output_file(args.output, args.format)}
-    if args.residual:
-        paths["residual"] = output_file(args.residual, args.format)
-        if paths["residual"].resolve() == paths["main"].resolve():
-            raise UsageError("-o and --residual name the same file")
-    return paths
+    return main_and_second_paths(args.output, args.residual, args.format, "residual", "--residual")
 
 
 def run(args: argparse.Namespace) -> int:

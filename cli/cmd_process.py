@@ -50,6 +50,20 @@ def output_options(args: argparse.Namespace):
                          quality=args.quality, overwrite=args.overwrite)
 
 
+def main_and_second_paths(main: Path, second: Path | None, fmt: str | None, name: str,
+                          option: str) -> dict[str, Path]:
+    """``{"main": file}`` plus ``{name: file}`` when ``second`` is given (``--format`` applied);
+    ``option`` names the second file's flag in the error when both name the same file."""
+    from restora.graph.file_job import output_file
+
+    paths = {"main": output_file(main, fmt)}
+    if second:
+        paths[name] = output_file(second, fmt)
+        if paths[name].resolve() == paths["main"].resolve():
+            raise UsageError(f"-o and {option} name the same file")
+    return paths
+
+
 def load_with_overrides(args: argparse.Namespace):
     """The preset named by ``--preset`` with ``--set`` applied."""
     from restora.graph.preset import load_preset

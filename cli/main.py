@@ -38,14 +38,15 @@ def _common() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     from restora.cli import (cmd_analyze, cmd_batch, cmd_eq_match, cmd_extract, cmd_models, cmd_process,
-                             cmd_separate)
+                             cmd_separate, cmd_upscale)
 
     common = _common()
     parser = _Parser(prog="restora", parents=[common],
                      description="Repair and take apart recordings with neural models.")
     parser.add_argument("--version", action="version", version=f"restora {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for module in (cmd_process, cmd_separate, cmd_extract, cmd_batch, cmd_analyze, cmd_eq_match, cmd_models):
+    for module in (cmd_process, cmd_separate, cmd_extract, cmd_upscale, cmd_batch, cmd_analyze, cmd_eq_match,
+                   cmd_models):
         module.register(sub, common)
     return parser
 

@@ -14,11 +14,12 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
 from restora.dsp import audio_io, partial_files
+from restora.dsp.resample import StreamResampler
 from restora.errors import UsageError
 from restora.graph.node import Measurement
 from restora.graph.preset import Preset
@@ -109,6 +110,10 @@ def process_file(preset: Preset, in_path: Path, out: Path, options: OutputOption
 
     ``meter_input``/``meter_output`` add loudness and DNSMOS measurements of the
     input and of the first output (batch reports), computed in the same pass.
+
+    The graph runs at ``preset.working_rate(input rate)``: the input's rate
+    unless a node (``upscale``) asks for a higher one; the input is then
+    resampled up before the first node and the outputs default to that rate.
     """
     options = options or OutputOptions()
     in_path, out = Path(in_path), Path(out)
@@ -116,31 +121,38 @@ def process_file(preset: Preset, in_path: Path, out: Path, options: OutputOption
     paths = {k: Path(v) for k, v in paths.items()} if paths else plan_outputs(preset, in_path, out, options.format)
     check_formats(paths)
     result = FileResult(input=in_path, duration_s=info.duration_s or 0.0)
+    rate = preset.working_rate(info.sample_rate)
+    # Outputs default to the graph's rate (format limits still apply: Opus is 48 kHz).
+    out_info = info if rate == info.sample_rate else dataclasses.replace(info, sample_rate=rate)
     started = time.perf_counter()
     with ExitStack() as stack:
         sinks, writers = {}, {}
         for name, path in paths.items():
             path.parent.mkdir(parents=True, exist_ok=True)
             partial_files.remove_leftovers(path.parent)
-            rate, channels, bit_depth = audio_io.default_output_spec(info, path)
-            rate = options.sample_rate or rate
+            out_rate, channels, bit_depth = audio_io.default_output_spec(out_info, path)
+            out_rate = options.sample_rate or out_rate
             writer = stack.enter_context(audio_io.AudioWriter(
-                path, rate, channels, bit_depth=options.bit_depth or bit_depth,
-                quality=options.quality, tags=info.tags, bext=_bext_at(info, rate),
+                path, out_rate, channels, bit_depth=options.bit_depth or bit_depth,
+                quality=options.quality, tags=info.tags, bext=_bext_at(info, out_rate),
                 overwrite=options.overwrite, forbid_same_as=in_path))
             writers[name] = writer
-            sinks[name] = ResamplingSink(writer, info.sample_rate)
+            sinks[name] = ResamplingSink(writer, rate)
         first = next(iter(sinks))
-        out_tap = MeterTap(sinks[first], info.sample_rate, info.channels) if meter_output else None
+        out_tap = MeterTap(sinks[first], rate, info.channels) if meter_output else None
         if out_tap:
             sinks[first] = out_tap
         in_tap = MeterTap(None, info.sample_rate, info.channels) if meter_input else None
-        graph = GraphRun(preset, info.sample_rate, info.channels, sinks, workdir=out_dir(paths),
+        graph = GraphRun(preset, rate, info.channels, sinks, workdir=out_dir(paths),
                          block_frames=block_frames, cancel=cancel, progress=progress)
         blocks = audio_io.read_blocks(in_path, block_frames, info=info)
         if in_tap:
             blocks = in_tap.passthrough(blocks)
-        result.measurements = graph.run(blocks, info.frames)
+        frames = info.frames
+        if rate != info.sample_rate:
+            blocks = upsampled_blocks(blocks, info.sample_rate, rate, info.channels)
+            frames = None if frames is None else round(frames * rate / info.sample_rate)
+        result.measurements = graph.run(blocks, frames)
         for sink in sinks.values():
             sink.finish()
         result.input_meter = in_tap.results() if in_tap else {}
@@ -151,6 +163,23 @@ def process_file(preset: Preset, in_path: Path, out: Path, options: OutputOption
     result.outputs = paths
     result.seconds = time.perf_counter() - started
     return result
+
+
+def upsampled_blocks(blocks: Iterable[np.ndarray], in_rate: int, out_rate: int,
+                     channels: int) -> Iterator[np.ndarray]:
+    """``blocks`` [frames, channels] at ``in_rate`` Hz resampled (soxr VHQ, streaming) to ``out_rate`` Hz.
+
+    The stream keeps its timing (output frame ``j`` at ``j / out_rate`` s) and
+    has ``round(n * out_rate / in_rate)`` frames in all.
+    """
+    resampler = StreamResampler(in_rate, out_rate, channels, quality="VHQ")
+    for block in blocks:
+        out = resampler.process(block)
+        if len(out):
+            yield out
+    tail = resampler.finish()
+    if len(tail):
+        yield tail
 
 
 def _bext_at(info, rate: int):
@@ -170,6 +199,8 @@ def process_array(preset: Preset, audio: np.ndarray, sample_rate: int,
     """Python API: run ``preset`` on float32 [frames, channels] audio in memory.
 
     Returns (outputs by name, each float32 [frames, channels]; measurements by node id).
+    The outputs are at ``preset.working_rate(sample_rate)`` Hz: ``sample_rate``
+    unless an ``upscale`` node raises it (the input is then resampled first).
     """
     from restora.graph.runner import ArraySink, array_blocks
 
@@ -181,6 +212,11 @@ def process_array(preset: Preset, audio: np.ndarray, sample_rate: int,
     if not np.isfinite(audio).all():
         raise UsageError("audio contains NaN or infinite samples")
     sinks = {name: ArraySink() for name in preset.outputs}
-    measurements = GraphRun(preset, sample_rate, audio.shape[1], sinks,
-                            block_frames=block_frames).run(array_blocks(audio, block_frames), len(audio))
+    rate = preset.working_rate(sample_rate)
+    blocks, frames = array_blocks(audio, block_frames), len(audio)
+    if rate != sample_rate:
+        blocks = upsampled_blocks(blocks, sample_rate, rate, audio.shape[1])
+        frames = round(frames * rate / sample_rate)
+    measurements = GraphRun(preset, rate, audio.shape[1], sinks,
+                            block_frames=block_frames).run(blocks, frames)
     return {name: s.result(audio.shape[1]) for name, s in sinks.items()}, measurements

@@ -2,8 +2,10 @@
 
 A node turns a stream of audio blocks into one or more streams of audio blocks.
 Audio is always ``float32`` shaped ``[frames, channels]`` at the graph's sample
-rate (the rate of the input file); a node that needs another rate resamples
-inside itself and carries the resampler state.
+rate (the rate of the input file, or higher where a node's :meth:`Node.stream_rate`
+asks for more: the caller then resamples the input up before the graph); a
+node that needs another rate resamples inside itself and carries the
+resampler state.
 
 Alignment rule (what makes latency compensation and wet/dry mixing trivial):
 output sample ``i`` of every output corresponds to input sample ``i``. A node
@@ -128,6 +130,16 @@ class Node:
         self.measurements: list[Measurement] = []
         self.sample_rate = 0
         self.channels = 0
+
+    @classmethod
+    def stream_rate(cls, params: dict[str, Any], input_rate: int) -> int:
+        """Sample rate (Hz) the graph must run at for this node, given the input's ``input_rate``.
+
+        Nodes work at any rate, so the graph runs at the highest rate any of its
+        nodes asks for (:meth:`restora.graph.preset.Preset.working_rate`); only
+        a node that adds bandwidth (``upscale``) asks for more than the input's.
+        """
+        return int(input_rate)
 
     # -- stream interface -------------------------------------------------
     def start(self, sample_rate: int, channels: int) -> None:

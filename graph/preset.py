@@ -68,6 +68,16 @@ class Preset:
         raise UsageError(f"preset {self.name!r} has no node {node_id!r} "
                          f"(nodes: {', '.join(s.id for s in self.nodes)})")
 
+    def working_rate(self, input_rate: int) -> int:
+        """Rate (Hz) the graph runs at for an input at ``input_rate`` Hz.
+
+        The highest :meth:`~restora.graph.node.Node.stream_rate` of the
+        non-bypassed nodes: the input's own rate unless an ``upscale`` node asks
+        for more (a bypassed node has no effect, not even on the rate).
+        """
+        return max([int(input_rate)] + [node_class(s.type).stream_rate(s.params, input_rate)
+                                        for s in self.nodes if not s.bypass])
+
     def to_json(self) -> dict:
         return {
             "restora_preset": PRESET_VERSION, "name": self.name, "description": self.description,

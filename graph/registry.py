@@ -23,6 +23,7 @@ _NODE_TYPES: dict[str, str] = {
     "vad": "restora.graph.nodes_models:VadNode",
     "separate": "restora.graph.nodes_separate:SeparateNode",
     "extract": "restora.graph.nodes_extract:ExtractNode",
+    "upscale": "restora.graph.nodes_upscale:UpscaleNode",
 }
 
 

@@ -1,0 +1,212 @@
+"""``upscale``: audio super-resolution, restoring the empty band above a recording's cut-off.
+
+The graph runs at one sample rate, so the node cannot raise the rate of its
+own output. Instead it declares the rate it needs (:meth:`UpscaleNode.stream_rate`:
+``max(input rate, target_rate)``) and :meth:`restora.graph.preset.Preset.working_rate`
+runs the whole graph at the highest rate any (non-bypassed) node asks for:
+:func:`restora.graph.file_job.process_file` and ``process_array`` resample the
+input up before the first node (soxr VHQ, streaming) and write at that rate
+unless the user asks for another. Every node already works at any rate, so
+nodes before or after ``upscale`` simply run at the higher rate. A caller that
+runs a :class:`~restora.graph.runner.GraphRun` at the file's own rate (the GUI
+today) gets an upscale node that extends only up to that rate's Nyquist (a
+44.1 kHz MP3 cut at 16 kHz is still restored up to 22.05 kHz).
+
+At the node's rate ``sr`` (Hz), audio float32 ``[frames, channels]``:
+
+- Cut-off: ``cutoff="auto"`` measures it with
+  :class:`restora.dsp.bandwidth.BandwidthEstimator` (the measure behind
+  ``restora analyze``'s bandwidth_hz) on the **first ``ANALYSIS_S`` seconds**
+  of the stream (the whole stream if shorter), counted in samples from the
+  start, so the result does not depend on how the stream is cut into blocks.
+  The node holds its input back until that window is complete (bounded memory:
+  ``ANALYSIS_S * sr * channels`` floats), then processes it and every later
+  block. A number is a cut-off in Hz given by the user.
+- Pass-through (``main`` = input, ``generated`` = 0): silence in the analysis
+  window, a cut-off at or above ``FULL_BAND_HZ`` (nothing audible is missing:
+  a 44.1 kHz CD upscaled to 48 kHz only changes rate) or within 5 % of
+  ``sr / 2``, or an automatic cut-off below ``MIN_CUTOFF_HZ`` (too little
+  band to extend from; logged).
+- ``method="fold"``: :class:`restora.dsp.band_extension.FoldingExtender`
+  streamed through :class:`restora.dsp.stft.SpectralProcessor`; its envelope
+  slope is measured on the same analysis window. ``generated`` is the
+  inverse STFT of the shaped copy alone, ``main = input + generated``, so the
+  band below the cut-off changes only by the synthesis window's leakage
+  (>= 40 dB SNR, tested). A stream of up to ``ANALYSIS_S`` seconds gives
+  exactly :func:`restora.dsp.band_extension.extend_band`'s result.
+
+Output sample ``i`` is aligned with input sample ``i`` on both ports; the
+latency (the analysis window, then the STFT's ``N_FFT - HOP`` samples) is
+released by :meth:`finish`. Measurements: ``cutoff_hz`` (Hz, None for
+silence), ``extended`` (1 when a band was generated, 0 for pass-through) and
+``output_rate`` (Hz, the rate the node ran at).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from restora.dsp.band_extension import FULL_BAND_FRACTION, HOP, N_FFT, FoldingExtender, spectral_slope
+from restora.dsp.bandwidth import BandwidthEstimator
+from restora.dsp.stft import SpectralProcessor, StreamingSTFT
+from restora.errors import UsageError
+from restora.graph.fifo import BlockFifo
+from restora.graph.node import Block, Measurement, Node, Outputs, Param, ParameterError, empty
+
+log = logging.getLogger(__name__)
+
+#: Methods the node offers; the trained model will join as "neural".
+METHODS = ("fold",)
+ANALYSIS_S = 20.0       # seconds from the start used to measure the cut-off and slope
+FULL_BAND_HZ = 20000.0  # content up to here misses nothing audible
+MIN_CUTOFF_HZ = 1000.0  # below this there is too little band to copy from
+MIN_RATE, MAX_RATE = 8000, 384000
+
+
+def parse_cutoff(value: Any) -> float | None:
+    """``"auto"`` (None) or a positive number of Hz; ParameterError otherwise."""
+    text = str(value).strip().lower()
+    if text == "auto":
+        return None
+    try:
+        hz = float(text)
+    except ValueError:
+        raise ParameterError(f"cutoff={value!r} is neither 'auto' nor a frequency in Hz") from None
+    if not math.isfinite(hz) or hz <= 0:
+        raise ParameterError(f"cutoff={value!r} must be 'auto' or a positive frequency in Hz")
+    return hz
+
+
+@dataclass(frozen=True)
+class CutoffParam(Param):
+    """A text parameter holding "auto" or a positive number of Hz (checked wherever params are set: GUI too)."""
+
+    def validate(self, value: Any) -> Any:
+        text = super().validate(value).lower()
+        parse_cutoff(text)
+        return text
+
+
+class UpscaleNode(Node):
+    """Bandwidth extension (super-resolution): ``main`` is the input with its missing high band restored,
+    ``generated`` the restored band alone (``main - input``), to audition what was invented.
+
+    ``target_rate`` (Hz) is the rate the graph is raised to (never below the
+    input's); ``cutoff`` is "auto" (measured on the first 20 s) or the edge of
+    the input's content in Hz; ``method`` picks the generator.
+    """
+
+    type_name = "upscale"
+    OUTPUTS = ("main", "generated")
+    PARAMS = (
+        Param("target_rate", 48000, kind="int", minimum=MIN_RATE, maximum=MAX_RATE, unit="Hz",
+              doc="output sample rate; never lower than the input's"),
+        CutoffParam("cutoff", "auto", kind="text",
+                    doc="'auto' (measured on the first 20 s) or where the input's content ends, in Hz"),
+        Param("method", "fold", kind="choice", choices=METHODS,
+              doc="fold: spectral translation of the octave below the cut-off"),
+    )
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self._cutoff = parse_cutoff(self.params["cutoff"])
+
+    @classmethod
+    def stream_rate(cls, params: dict[str, Any], input_rate: int) -> int:
+        """The graph rate this node needs: ``max(input_rate, target_rate)`` Hz."""
+        return max(int(input_rate), int(params.get("target_rate", 48000)))
+
+    def start(self, sample_rate: int, channels: int) -> None:
+        super().start(sample_rate, channels)
+        nyquist = sample_rate / 2.0
+        if self._cutoff is not None and self._cutoff >= nyquist:
+            raise UsageError(f"upscale: cutoff {self._cutoff:g} Hz is not below the Nyquist frequency "
+                             f"{nyquist:g} Hz of the {sample_rate} Hz stream")
+        if self._cutoff is not None and self._cutoff < MIN_CUTOFF_HZ:
+            raise UsageError(f"upscale: cutoff {self._cutoff:g} Hz is below {MIN_CUTOFF_HZ:g} Hz: "
+                             "too little band to extend from")
+        self._window = max(int(round(ANALYSIS_S * sample_rate)), 1)
+        self._held = BlockFifo(channels)      # input held until the analysis window is complete
+        self._estimator = BandwidthEstimator(sample_rate) if self._cutoff is None else None
+        self._power_stft = StreamingSTFT(N_FFT, HOP, "hann")  # long-term spectrum for the slope
+        self._power = np.zeros(N_FFT // 2 + 1)
+        self._frames = 0
+        self._processor: SpectralProcessor | None = None
+        self._dry = BlockFifo(channels)       # input waiting for its generated band
+        self._decided = False
+
+    # -- stream ---------------------------------------------------------------
+    def process(self, block: Block) -> Outputs:
+        block = np.asarray(block, np.float32)
+        if self._decided:
+            return self._run(block)
+        self._analyse(block[:self._window - self._held.frames])
+        self._held.push(block)
+        if self._held.frames < self._window:
+            return self._outputs(empty(self.channels), empty(self.channels))
+        self._decide()
+        return self._run(self._held.pop(self._held.frames))
+
+    def finish(self) -> Outputs:
+        if not self._decided:
+            self._decide()
+            first = self._run(self._held.pop(self._held.frames))
+        else:
+            first = self._outputs(empty(self.channels), empty(self.channels))
+        if self._processor is None:
+            return first
+        generated = self._processor.finish()
+        dry = self._dry.pop(len(generated))
+        return {name: np.concatenate([first[name], out]) for name, out in
+                self._outputs(dry, generated).items()}
+
+    # -- analysis ---------------------------------------------------------------
+    def _analyse(self, chunk: np.ndarray) -> None:
+        """Feed the part of the analysis window in ``chunk`` [frames, channels] to the measurements."""
+        if not len(chunk):
+            return
+        if self._estimator is not None:
+            self._estimator.process(chunk)
+        self._add_power(self._power_stft.process(chunk))
+
+    def _add_power(self, spec: np.ndarray) -> None:
+        if spec.size:
+            self._power += (np.abs(spec) ** 2).sum(axis=(0, 2))
+            self._frames += spec.shape[0]
+
+    def _decide(self) -> None:
+        """Fix the cut-off and build the extender once the analysis window is complete."""
+        self._decided = True
+        self._add_power(self._power_stft.finish())
+        cutoff = self._cutoff if self._estimator is None else self._estimator.finish()
+        self.measurements.append(Measurement("cutoff_hz", None if cutoff is None else round(cutoff, 1), "Hz"))
+        extend = cutoff is not None and cutoff < min(FULL_BAND_HZ, FULL_BAND_FRACTION * self.sample_rate / 2)
+        if extend and self._cutoff is None and cutoff < MIN_CUTOFF_HZ:
+            log.warning("upscale: measured cut-off %.0f Hz is too low to extend from; passing the input through",
+                        cutoff)
+            extend = False
+        if extend:  # method "fold" (the only one yet): a "neural" generator would be built here instead
+            long_term = self._power / max(self._frames * self.channels, 1)
+            extender = FoldingExtender(self.sample_rate, cutoff, spectral_slope(long_term, self.sample_rate, cutoff))
+            self._processor = SpectralProcessor(N_FFT, HOP, "hann", fn=extender.generate)
+        self.measurements.append(Measurement("extended", 1.0 if extend else 0.0))
+        self.measurements.append(Measurement("output_rate", float(self.sample_rate), "Hz"))
+
+    # -- synthesis --------------------------------------------------------------
+    def _run(self, block: np.ndarray) -> Outputs:
+        """Outputs for ``block`` [frames, channels] once the extender is decided (aligned, maybe shorter)."""
+        if self._processor is None:  # pass-through
+            return self._outputs(block, np.zeros_like(block))
+        self._dry.push(block)
+        generated = self._processor.process(block)
+        return self._outputs(self._dry.pop(len(generated)), generated)
+
+    @staticmethod
+    def _outputs(dry: np.ndarray, generated: np.ndarray) -> Outputs:
+        generated = np.asarray(generated, np.float32)
+        return {"main": (dry + generated).astype(np.float32), "generated": generated}
