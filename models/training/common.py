@@ -170,6 +170,24 @@ def run_training(net, opt, sched, out: Path, budget: TimeBudget, total_steps: in
     return step
 
 
+def held_out_figures(evaluate, probe, held_out, probe_name: str):
+    """The ``evaluate`` argument of :func:`run_training`: ``evaluate(sampler)`` on a sampler of training
+    data (``probe_name``) and, when given, on the held-out one."""
+    def figures() -> dict:
+        out = {probe_name: evaluate(probe)}
+        if held_out is not None:
+            out["held_out"] = evaluate(held_out)
+        return out
+
+    return figures
+
+
+def adamw_one_cycle(net, lr: float, steps: int, weight_decay: float = 1e-2, warmup: float = 0.03):
+    """AdamW and a one-cycle LR schedule spanning ``steps`` (all runs of a resumed training)."""
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
+    return opt, torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=warmup)
+
+
 def run_arguments(description: str, steps: int, batch: int, eval_every: int, seed: int):
     """An argument parser with the options every training script shares (data, output, budget, schedule)."""
     import argparse

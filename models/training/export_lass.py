@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from lass_captions import unpack_embeddings  # noqa: E402
 from lass_net import LassNet  # noqa: E402
+from onnx_export import export_method, load_trained, max_abs_difference, record_in_card  # noqa: E402
 
 from restora.models.store import sha256_of  # noqa: E402
 
@@ -31,37 +31,17 @@ CARD_PATH = MODELS / "cards" / "lass-extractor.json"
 
 
 def export(net: LassNet, path: Path) -> None:
-    class Core(torch.nn.Module):
-        def __init__(self, inner):
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, logmag, query):
-            return self.inner.core(logmag, query)
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(Core(net).eval(), (torch.zeros(1, 272, 64), torch.zeros(1, 384)), str(path),
-                          input_names=["logmag", "query"], output_names=["mask"], opset_version=17, dynamo=False,
-                          dynamic_axes={"logmag": {0: "batch", 2: "frames"}, "query": {0: "batch"},
-                                        "mask": {0: "batch", 2: "frames"}})
+    export_method(net, "core", (torch.zeros(1, 272, 64), torch.zeros(1, 384)), path, ["logmag", "query"], ["mask"],
+                  {"logmag": {0: "batch", 2: "frames"}, "query": {0: "batch"}, "mask": {0: "batch", 2: "frames"}})
 
 
 def parity(net: LassNet, path: Path) -> dict:
     """Max |ONNX Runtime − PyTorch| of the mask on random log-magnitudes of several lengths."""
-    import onnxruntime as ort
-
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     gen = torch.Generator().manual_seed(0)
-    worst = 0.0
-    for frames in (16, 128, 512):
-        x = torch.randn(2, 272, frames, generator=gen) * 2 - 4
-        q = torch.nn.functional.normalize(torch.randn(2, 384, generator=gen), dim=-1)
-        with torch.no_grad():
-            want = net.core(x, q).numpy()
-        got = sess.run(None, {"logmag": x.numpy(), "query": q.numpy()})[0]
-        worst = max(worst, float(np.abs(got - want).max()))
-    return {"mask_max_abs": worst, "frames": [16, 128, 512]}
+    cases = [{"logmag": torch.randn(2, 272, frames, generator=gen) * 2 - 4,
+              "query": torch.nn.functional.normalize(torch.randn(2, 384, generator=gen), dim=-1)}
+             for frames in (16, 128, 512)]
+    return {"mask_max_abs": max_abs_difference(net, "core", path, cases), "frames": [16, 128, 512]}
 
 
 def concept_table(data: Path, path: Path) -> None:
@@ -80,14 +60,12 @@ def main(argv=None) -> None:
     ap.add_argument("--run", type=Path, required=True)
     ap.add_argument("--data", type=Path, required=True)
     args = ap.parse_args(argv)
-    saved = torch.load(args.run / "weights.pt", map_location="cpu", weights_only=False)
     net = LassNet()
-    net.load_state_dict(saved["state"])
-    net.eval()
+    steps = load_trained(net, args.run)
     ONNX_PATH.parent.mkdir(parents=True, exist_ok=True)
     export(net, ONNX_PATH)
     concept_table(args.data, CONCEPTS_PATH)
-    figures = {"parity": parity(net, ONNX_PATH), "steps": saved["step"]}
+    figures = {"parity": parity(net, ONNX_PATH), "steps": steps}
     for p in (ONNX_PATH, CONCEPTS_PATH):
         figures[p.name] = {"sha256": sha256_of(p), "bytes": p.stat().st_size}
     update_card(figures, args.run)
@@ -96,15 +74,8 @@ def main(argv=None) -> None:
 
 def update_card(figures: dict, run: Path) -> None:
     """Member checksums, parity and the run's last held-out figures into ``lass-extractor.json``."""
-    card = json.loads(CARD_PATH.read_text())
-    for member in card["source"]["members"]:
-        member["sha256"] = figures[member["dest"]]["sha256"]
-    measured = card.setdefault("measured", {})
-    measured["parity_torch_vs_onnxruntime"] = figures["parity"]
-    history = json.loads((run / "metrics.json").read_text()).get("history", [])
-    if history:
-        measured["training"] = {"steps": figures["steps"], **history[-1].get("held_out", {}),
-                                "note": "training-time held-out figure (corpus val split, held-out templates)"}
+    card = record_in_card(json.loads(CARD_PATH.read_text()), figures, run,
+                          "training-time held-out figure (corpus val split, held-out templates)")
     CARD_PATH.write_text(json.dumps(card, indent=1) + "\n")
 
 

@@ -51,12 +51,12 @@ def mu_law(x: np.ndarray) -> np.ndarray:
     return np.round((y + 1.0) * 127.5).astype(np.uint8)
 
 
-def loudest(x: np.ndarray, seconds: float) -> np.ndarray:
-    """The ``seconds``-long window of ``x`` [frames] with the most energy (hops of 0.1 s)."""
-    n = int(seconds * RATE)
+def loudest(x: np.ndarray, seconds: float, rate: int = RATE) -> np.ndarray:
+    """The ``seconds``-long window of ``x`` [frames] at ``rate`` Hz with the most energy (hops of 0.1 s)."""
+    n = int(seconds * rate)
     if len(x) <= n:
         return x
-    hop = RATE // 10
+    hop = rate // 10
     power = np.convolve(x ** 2, np.ones(hop), "valid")[::hop]
     width = n // hop
     energy = np.convolve(power, np.ones(width), "valid")

@@ -14,7 +14,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import TimeBudget, pick_device, run_arguments, run_training, seed_all  # noqa: E402
+from common import (TimeBudget, adamw_one_cycle, held_out_figures, pick_device, run_arguments,  # noqa: E402
+                    run_training, seed_all)
 from lass_net import LassNet, si_sdr  # noqa: E402
 from lass_pairs import LassData, MixtureSampler  # noqa: E402
 
@@ -63,8 +64,7 @@ def main(argv=None) -> None:
     probe = MixtureSampler(data, int(args.seconds * rate), seed=args.seed + 1)
     held_out = MixtureSampler(LassData(dict(np.load(args.val)), device), int(args.seconds * rate)) if args.val else None
     net = LassNet().to(device)
-    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-2)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps, pct_start=0.03)
+    opt, sched = adamw_one_cycle(net, args.lr, args.steps)
     autocast = device.type == "cuda"
     print(f"device {device}, {len(data.lengths)} clips, {len(data.concepts)} concepts", flush=True)
 
@@ -73,12 +73,7 @@ def main(argv=None) -> None:
         loss, _ = losses(net, mixture, target, query, autocast)
         return loss, {}
 
-    def figures():
-        out = {"train_mixtures": evaluate(net, probe)}
-        if held_out is not None:
-            out["held_out"] = evaluate(net, held_out)
-        return out
-
+    figures = held_out_figures(lambda sampler: evaluate(net, sampler), probe, held_out, "train_mixtures")
     run_training(net, opt, sched, args.out, budget, args.steps, train_step, figures, args.eval_every, grad_clip=5.0,
                  init=args.init)
 

@@ -1,0 +1,128 @@
+"""Super-resolution network (issue 7): per-bin log-gains for the band above a cut-off, on a 48 kHz STFT.
+
+Design: the spectral-folding baseline (:mod:`restora.dsp.band_extension`, step 1)
+supplies excitation and phase above the cut-off — bin ``k >= kc`` copies bin
+``kc - W + (k - kc) % W`` of the top octave, ``W`` a multiple of
+``N_FFT / HOP`` so the copies stay phase-coherent from frame to frame — and
+the network only predicts how loud each copied bin should be: a gain
+``g`` [log10 of magnitude, i.e. dB / 20] per bin and frame. The network sees
+the log-magnitude of the band below the cut-off (bins above are masked to
+zero, so it cannot rely on whatever a codec left there) and the normalised
+cut-off through FiLM in every block. Frames are the sequence axis (Conv1d
+with the 513 bins as channels): cheap on a CPU (about 1.3 M multiply-adds
+per 5.3 ms frame), and the context is causal except for one frame of
+look-ahead in the first layer.
+
+Why gains over a folded copy rather than a generated spectrum: the copy keeps
+the fine structure (harmonics, noise texture, transients) and a usable phase
+for free, so a small network only has to learn envelopes, which is what the
+folding baseline gets wrong (its fixed slope rule).
+
+Output spectrum (:func:`extend`): every bin below ``kc`` is the input's;
+from ``kc`` a raised-cosine crossover over ``CROSSOVER`` bins hands over to
+the shaped copy.
+
+Rates and shapes: 48 kHz, ``N_FFT`` 1024, ``HOP`` 256 (periodic Hann),
+``BINS`` = 513; ``logmag`` [B, BINS, T] = log10(|X| + 1e-5); ``cutoff`` [B]
+as a fraction of Nyquist (cut-off Hz / 24000).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+RATE = 48000
+N_FFT = 1024
+HOP = 256
+BINS = N_FFT // 2 + 1
+CROSSOVER = 4  # bins (188 Hz) over which the input hands over to the generated band
+EPS = 1e-5
+GAIN_LIMITS = (-6.0, 2.0)  # log10 magnitude: -120 .. +40 dB relative to the folded copy
+
+
+def cutoff_bin(cutoff: torch.Tensor, bins: int = BINS) -> torch.Tensor:
+    """First bin at or above the cut-off: ``cutoff`` [B] (fraction of Nyquist) → [B] long."""
+    return torch.ceil(cutoff * (bins - 1) - 1e-4).long().clamp(1, bins - 1)
+
+
+def low_mask(cutoff: torch.Tensor, bins: int = BINS) -> torch.Tensor:
+    """[B, bins] float: 1 for bins below the cut-off bin, else 0 (ONNX-friendly: arange + compare)."""
+    k = torch.arange(bins, device=cutoff.device, dtype=cutoff.dtype)
+    return (k[None] < torch.ceil(cutoff[:, None] * (bins - 1) - 1e-4)).to(cutoff.dtype)
+
+
+def fold_indices(kc: torch.Tensor, bins: int = BINS, step: int = N_FFT // HOP) -> torch.Tensor:
+    """[B, bins] source bin per bin: itself below ``kc`` [B], the top octave translated up above it."""
+    k = torch.arange(bins, device=kc.device)[None]
+    kc = kc[:, None]
+    width = ((kc - kc // 2) // step * step).clamp_min(step)
+    src = kc - width + (k - kc).clamp_min(0) % width
+    return torch.where(k < kc, k, src.clamp_min(0))
+
+
+def crossover(kc: torch.Tensor, bins: int = BINS) -> torch.Tensor:
+    """[B, bins] weight of the generated band: 0 below ``kc``, raised cosine up to 1 over ``CROSSOVER`` bins."""
+    k = torch.arange(bins, device=kc.device)[None].float()
+    t = ((k - kc[:, None].float() + 1.0) / CROSSOVER).clamp(0.0, 1.0)
+    return 0.5 - 0.5 * torch.cos(math.pi * t)
+
+
+class Block(nn.Module):
+    """Dilated causal Conv1d over frames, GroupNorm, GELU, FiLM from the cut-off; residual."""
+
+    def __init__(self, channels: int, dilation: int, cond: int) -> None:
+        super().__init__()
+        self.pad = 2 * dilation
+        self.conv = nn.Conv1d(channels, channels, 3, dilation=dilation)
+        self.norm = nn.GroupNorm(8, channels)
+        self.film = nn.Linear(cond, 2 * channels)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        h = self.norm(self.conv(nn.functional.pad(x, (self.pad, 0))))
+        scale, shift = self.film(c).unsqueeze(-1).chunk(2, dim=1)
+        return x + nn.functional.gelu(h * (1.0 + scale) + shift)
+
+
+class SRNet(nn.Module):
+    """``core(logmag [B, F, T], cutoff [B]) → gain [B, F, T]`` (log10 magnitude over the folded copy)."""
+
+    def __init__(self, bins: int = BINS, channels: int = 192, dilations=(1, 2, 4, 8, 1, 2)) -> None:
+        super().__init__()
+        self.bins = bins
+        self.cond = nn.Sequential(nn.Linear(2, 64), nn.GELU(), nn.Linear(64, 64))
+        self.inp = nn.Conv1d(bins + 1, channels, 3)  # padded (1, 1): one frame of look-ahead
+        self.blocks = nn.ModuleList(Block(channels, d, 64) for d in dilations)
+        self.out = nn.Conv1d(channels, bins, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def core(self, logmag: torch.Tensor, cutoff: torch.Tensor) -> torch.Tensor:
+        mask = low_mask(cutoff, self.bins).unsqueeze(-1)  # [B, F, 1]
+        # Level-free input: each frame relative to its mean log-magnitude below the cut-off.
+        level = (logmag * mask).sum(1, keepdim=True) / mask.sum(1, keepdim=True).clamp_min(1.0)
+        x = torch.cat([(logmag - level) * mask, level / 4.0], dim=1)
+        c = self.cond(torch.stack([cutoff, cutoff * cutoff], dim=-1))
+        h = nn.functional.gelu(self.inp(nn.functional.pad(x, (1, 1))))
+        for block in self.blocks:
+            h = block(h, c)
+        return self.out(h).clamp(*GAIN_LIMITS)
+
+    def forward(self, spec: torch.Tensor, cutoff: torch.Tensor) -> torch.Tensor:
+        """Extended spectrum of ``spec`` [B, F, T] complex, cut-off [B] (fraction of Nyquist)."""
+        return extend(spec, cutoff, self.core(torch.log10(spec.abs() + EPS), cutoff))
+
+
+def extend(spec: torch.Tensor, cutoff: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
+    """``spec`` [B, F, T] below the cut-off, the folded copy times ``10 ** gain`` [B, F, T] above it."""
+    kc = cutoff_bin(cutoff, spec.shape[1])
+    src = fold_indices(kc, spec.shape[1]).unsqueeze(-1).expand(-1, -1, spec.shape[2])
+    copy = torch.gather(spec, 1, src) * torch.pow(10.0, gain)
+    w = crossover(kc, spec.shape[1]).unsqueeze(-1)
+    return spec * (1.0 - w) + copy * w
+
+
+def parameter_count(net: nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters())
