@@ -120,3 +120,15 @@ def test_shards_and_caption_table_rebuild_the_whole_set(tmp_path):
         mixture, target, query, concept = lass_pairs.MixtureSampler(data, 8000).batch(4)
         assert mixture.shape == (4, 8000)
     assert total == 7
+
+
+def test_card_counts_the_steps_behind_a_second_stage(tmp_path):
+    import onnx_export
+
+    history = [{"init": "w.pt", "init_step": 40000}, {"step": 11000, "held_out": {"si_sdri_db": 13.9}}]
+    (tmp_path / "metrics.json").write_text(json.dumps({"history": history}))
+    card = {"source": {"members": [{"dest": "m.onnx"}]}}
+    figures = {"m.onnx": {"sha256": "ab"}, "parity": {"max": 0.0}, "steps": 11000}
+    out = onnx_export.record_in_card(card, figures, tmp_path, "held out")
+    assert out["measured"]["training"]["steps"] == 51000 and out["measured"]["training"]["si_sdri_db"] == 13.9
+    assert "40000" in out["measured"]["training"]["note"] and out["source"]["members"][0]["sha256"] == "ab"

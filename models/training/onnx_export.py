@@ -61,6 +61,9 @@ def record_in_card(card: dict, figures: dict, run: Path, note: str, **training) 
     measured["parity_torch_vs_onnxruntime"] = figures["parity"]
     history = json.loads((Path(run) / "metrics.json").read_text()).get("history", [])
     if history:
-        measured["training"] = {"steps": figures["steps"], **training, **history[-1].get("held_out", {}),
-                                "note": note}
+        steps, before = figures["steps"], [h["init_step"] for h in history if h.get("init_step")]
+        if before:  # a stage started with --init: count the steps behind its starting weights too
+            steps += before[0]
+            note += f"; a stage of {figures['steps']} steps started from the weights of step {before[0]}"
+        measured["training"] = {"steps": steps, **training, **history[-1].get("held_out", {}), "note": note}
     return card
