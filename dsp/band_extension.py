@@ -89,6 +89,20 @@ def spectral_slope(power: np.ndarray, sr: float, cutoff_hz: float, n_fft: int = 
     return float(np.clip(slope, *SLOPE_LIMITS_DB))
 
 
+def fold_width(kc: int, step: int) -> int:
+    """Source width in bins (step 1): the octave below cut-off bin ``kc``, rounded down to a multiple of ``step``."""
+    return (kc - kc // 2) // step * step
+
+
+def fold_sources(kc: int, width: int, bins: int) -> np.ndarray:
+    """Source bin [bins - kc] of each bin ``k >= kc`` (step 1): ``kc - width + (k - kc) % width``, at least 0.
+
+    ``width`` > 0 (:func:`fold_width`, or ``n_fft / hop`` where that is too
+    small, as ``models/training/sr_net.fold_indices`` does).
+    """
+    return np.maximum(kc - width + np.arange(bins - kc) % width, 0)
+
+
 class FoldingExtender:
     """Maps STFT frames ``[k, bins, channels]`` (complex) to the extended frames (steps 1-4).
 
@@ -101,12 +115,12 @@ class FoldingExtender:
         freqs = _bin_freqs(sr, n_fft)
         self.kc = int(np.ceil(cutoff_hz * n_fft / sr))
         step = max(n_fft // hop, 1)
-        width = (self.kc - self.kc // 2) // step * step
+        width = fold_width(self.kc, step)
         if width < step:
             raise ValueError(f"cut-off {cutoff_hz} Hz is too low to extend at {sr} Hz")
         self.width = width
         targets = np.arange(self.kc, len(freqs))
-        self.source = self.kc - width + (targets - self.kc) % width
+        self.source = fold_sources(self.kc, width, len(freqs))
         self.anchor = _band(freqs, cutoff_hz, -0.5, -1 / 6)
         anchor_hz = cutoff_hz * 2.0 ** (-1 / 3)
         octaves = np.log2(np.maximum(freqs[targets], 1.0) / anchor_hz)

@@ -191,6 +191,7 @@ class UpscaleNode(Node):
                         cutoff)
             extend = False
         if extend:  # method "fold" (the only one yet): a "neural" generator would be built here instead
+            # neural: restora.models.sr_extender.extender(threads).extend(audio_48k, cutoff) once sr-extender exists
             long_term = self._power / max(self._frames * self.channels, 1)
             extender = FoldingExtender(self.sample_rate, cutoff, spectral_slope(long_term, self.sample_rate, cutoff))
             self._processor = SpectralProcessor(N_FFT, HOP, "hann", fn=extender.generate)

@@ -54,28 +54,31 @@ class QueryInfo:
         return self.confidence >= CONFIDENT
 
 
-def _window() -> np.ndarray:
-    return 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)  # periodic Hann (torch.hann_window)
+def _window(n_fft: int = N_FFT) -> np.ndarray:
+    return 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)  # periodic Hann (torch.hann_window)
 
 
-def stft(x: np.ndarray) -> np.ndarray:
-    """``x`` [n] → complex spectrum [257, frames], centred with reflect padding like ``torch.stft``."""
-    pad = np.pad(x, N_FFT // 2, mode="reflect") if len(x) > N_FFT // 2 else np.pad(x, N_FFT // 2)
-    frames = np.lib.stride_tricks.sliding_window_view(pad, N_FFT)[::HOP]
-    return np.fft.rfft(frames * _window(), axis=-1).T
+def stft(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
+    """``x`` [n] → complex spectrum [n_fft // 2 + 1, frames], centred with reflect padding like ``torch.stft``.
+
+    Defaults are this model's (16 kHz, 257 bins); ``restora.models.sr_extender`` uses it at 1024/256.
+    """
+    pad = np.pad(x, n_fft // 2, mode="reflect") if len(x) > n_fft // 2 else np.pad(x, n_fft // 2)
+    frames = np.lib.stride_tricks.sliding_window_view(pad, n_fft)[::hop]
+    return np.fft.rfft(frames * _window(n_fft), axis=-1).T
 
 
-def istft(spec: np.ndarray, length: int) -> np.ndarray:
-    """Inverse of :func:`stft` (weighted overlap-add), ``length`` samples."""
-    window = _window()
-    frames = np.fft.irfft(spec.T, N_FFT, axis=-1) * window
-    n = N_FFT + HOP * (len(frames) - 1)
+def istft(spec: np.ndarray, length: int, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
+    """Inverse of :func:`stft` (weighted overlap-add, like ``torch.istft``), ``length`` samples."""
+    window = _window(n_fft)
+    frames = np.fft.irfft(spec.T, n_fft, axis=-1) * window
+    n = n_fft + hop * (len(frames) - 1)
     out, norm = np.zeros(n), np.zeros(n)
     for i, f in enumerate(frames):
-        out[i * HOP:i * HOP + N_FFT] += f
-        norm[i * HOP:i * HOP + N_FFT] += window ** 2
+        out[i * hop:i * hop + n_fft] += f
+        norm[i * hop:i * hop + n_fft] += window ** 2
     out = out / np.maximum(norm, 1e-8)
-    return out[N_FFT // 2:N_FFT // 2 + length]
+    return out[n_fft // 2:n_fft // 2 + length]
 
 
 class QueryExtractor:
