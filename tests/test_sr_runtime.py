@@ -92,11 +92,12 @@ def test_chunk_boundaries_are_invisible(tiny):
     one = sr_extender.SRExtender(tiny[1], threads=1, chunk_s=60.0).extend(audio, cutoff_hz)
     chunked = sr_extender.SRExtender(tiny[1], threads=1, chunk_s=2.0, overlap_s=0.5).extend(audio, cutoff_hz)
     generated, error = one - audio, chunked - one
-    # not bit-equal: the network's GroupNorm sees each chunk's frames only; no block (seams included) stands out
+    # the network normalises each frame on its own and looks 36 frames back; the 0.5 s overlap holds that
+    # context, so chunks agree with one pass to rounding and the edge frames' cross-fade (min ~79 dB here)
     blocks = [slice(s, s + RATE // 4) for s in range(0, len(audio), RATE // 4)]
     snr = [10 * np.log10((generated[b] ** 2).sum() / (error[b] ** 2).sum()) for b in blocks]
-    assert min(snr) >= 28.0
-    assert _rel(chunked, one) < 0.02
+    assert min(snr) >= 60.0
+    assert _rel(chunked, one) < 1e-3
 
 
 def test_mono_one_dimensional_and_empty(tiny):

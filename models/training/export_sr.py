@@ -85,7 +85,7 @@ copied bin should be (a gain per bin and 5.3 ms frame). Every bin below the cut-
 - Files: `models/weights/sr_extender.onnx` ({size:.1f} MB, opset 17); sha256 in `sr-extender.json`.
 - Network (`models/training/sr_net.py`): {figures["parameters"] / 1e6:.2f} M parameters; Conv1d over
   frames with the 513 bins of a 48 kHz STFT (n_fft 1024, hop 256, periodic Hann) as channels, 6
-  dilated causal residual blocks (192 channels, GroupNorm, GELU), FiLM from the normalised cut-off,
+  dilated causal residual blocks (192 channels, per-frame normalisation, GELU), FiLM from the normalised cut-off,
   one frame of look-ahead. Input `logmag` [B, 513, T], `cutoff` [B] (Hz / 24000); output `gain`
   [B, 513, T] (log10 magnitude over the folded copy).
 - Licence: GPL-3.0-or-later (the project's). Trained by the Restora project.

@@ -70,14 +70,33 @@ def crossover(kc: torch.Tensor, bins: int = BINS) -> torch.Tensor:
     return 0.5 - 0.5 * torch.cos(math.pi * t)
 
 
+class FrameNorm(nn.Module):
+    """Normalisation over the channels of each frame separately ([B, C, T]), with a per-channel scale and shift.
+
+    Unlike GroupNorm it never averages across frames, so a frame's output does
+    not depend on how long the chunk around it is: chunked processing equals
+    one pass wherever the chunk holds the frame's receptive field.
+    """
+
+    def __init__(self, channels: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.weight, self.bias = nn.Parameter(torch.ones(channels)), nn.Parameter(torch.zeros(channels))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean = x.mean(1, keepdim=True)
+        var = (x - mean).pow(2).mean(1, keepdim=True)
+        return (x - mean) / torch.sqrt(var + self.eps) * self.weight[:, None] + self.bias[:, None]
+
+
 class Block(nn.Module):
-    """Dilated causal Conv1d over frames, GroupNorm, GELU, FiLM from the cut-off; residual."""
+    """Dilated causal Conv1d over frames, per-frame normalisation, GELU, FiLM from the cut-off; residual."""
 
     def __init__(self, channels: int, dilation: int, cond: int) -> None:
         super().__init__()
         self.pad = 2 * dilation
         self.conv = nn.Conv1d(channels, channels, 3, dilation=dilation)
-        self.norm = nn.GroupNorm(8, channels)
+        self.norm = FrameNorm(channels)
         self.film = nn.Linear(cond, 2 * channels)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
