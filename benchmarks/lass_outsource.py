@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import csv
 import fnmatch
-import hashlib
 import struct
 import subprocess
 import sys
@@ -55,6 +54,7 @@ class Package:
     version: str
     sha256: str
     source_prefix: tuple[str, str] = ("", "")   # (installed / member prefix, source-tree prefix) for licences
+    arch: str = "all"
 
 
 PACKAGES = (
@@ -222,27 +222,14 @@ TABLE: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
 
 
 # -- fetching and unpacking ------------------------------------------------------
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of the file at ``path``."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def fetch(pkg: Package, cache: Path) -> Path:
     """The verified .deb of ``pkg`` in ``cache/debs`` (downloaded with apt-get if missing)."""
-    debs = cache / "debs"
-    debs.mkdir(parents=True, exist_ok=True)
-    found = sorted(debs.glob(f"{pkg.name}_*.deb"))
-    if not found:
-        subprocess.run(["apt-get", "download", f"{pkg.name}={pkg.version}"], cwd=debs, check=True)
-        found = sorted(debs.glob(f"{pkg.name}_*.deb"))
-    deb = found[-1]
-    if sha256_file(deb) != pkg.sha256:
-        raise SystemExit(f"{deb}: sha256 differs from the pinned {pkg.sha256}")
-    return deb
+    from restora.models.training.debian_sounds import download_deb
+
+    try:
+        return download_deb(pkg, cache / "debs")
+    except ValueError as exc:  # a changed or damaged .deb: say so, no traceback
+        raise SystemExit(str(exc)) from None
 
 
 def rcc_members(blob: bytes) -> dict[str, bytes]:

@@ -92,7 +92,7 @@ def test_a_changed_deb_is_refused_with_a_clear_error(tmp_path):
     pkg = ds.PACKAGES[0]
     (tmp_path / ds._deb_name(pkg)).write_bytes(b"not the pinned file")
     with pytest.raises(ValueError, match="sha256"):
-        ds._download(pkg, tmp_path)
+        ds.download_deb(pkg, tmp_path)
 
 
 def test_gm_render_plays_the_chosen_soundfont(tmp_path, monkeypatch):

@@ -321,8 +321,12 @@ def _deb_name(pkg: Package) -> str:
     return f"{pkg.name}_{pkg.version.replace(':', '%3a')}_{pkg.arch}.deb"
 
 
-def _download(pkg: Package, debs: Path) -> Path:
-    """The pinned .deb in ``debs`` (downloaded if missing), checked against its sha256."""
+def download_deb(pkg, debs: Path) -> Path:
+    """The pinned .deb in ``debs`` (downloaded if missing), checked against its sha256.
+
+    ``pkg`` needs ``name``, ``version``, ``arch`` and ``sha256``; the out-of-source
+    benchmark set (benchmarks/lass_outsource.py) fetches its packages with this too.
+    """
     deb = debs / _deb_name(pkg)
     if not deb.exists():
         debs.mkdir(parents=True, exist_ok=True)
@@ -331,7 +335,7 @@ def _download(pkg: Package, debs: Path) -> Path:
     if got != pkg.sha256:
         raise ValueError(f"{deb}: sha256 {got} is not the pinned {pkg.sha256}; the archive changed or the "
                          f"download is damaged. Delete the file to fetch it again, or re-pin {pkg.name} "
-                         f"in debian_sounds.PACKAGES after checking what changed.")
+                         f"in its PACKAGES table after checking what changed.")
     return deb
 
 
@@ -355,7 +359,7 @@ def fetch_package(pkg: Package, cache_dir: Path) -> Path:
     target = cache_dir / pkg.name
     marker = target / ".done"
     if not (marker.exists() and marker.read_text().strip() == pkg.sha256):
-        deb = _download(pkg, cache_dir / "debs")
+        deb = download_deb(pkg, cache_dir / "debs")
         shutil.rmtree(target, ignore_errors=True)
         subprocess.run(["dpkg-deb", "-x", str(deb), str(target)], check=True)
         for archive in pkg.archives:

@@ -57,7 +57,7 @@ def main(argv=None) -> None:
     if args.captions:  # a shard: its clips, with the concept and caption tables of the whole set
         arrays.update(dict(np.load(args.captions)))
     data = LassData(arrays, device)
-    rate = int(np.load(args.data)["rate"])
+    rate = int(arrays["rate"])
     rirs = np.load(args.rirs)["rir"] if args.rirs else None
     train = MixtureSampler(data, int(args.seconds * rate), seed=args.seed, rirs=rirs,
                            query_jitter=not args.no_query_jitter)
