@@ -27,9 +27,9 @@ def _data(clips=6, seconds=1.5, top_hz=21000.0):
             "kind": np.zeros(clips, np.int8), "rate": RATE}
 
 
-def _band_db(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
-    """[B] power (dB) of rows of ``x`` in [lo, hi) Hz."""
-    spec = torch.fft.rfft(x).abs() ** 2
+def _band_db(x: torch.Tensor, lo: float, hi: float, window: bool = False) -> torch.Tensor:
+    """[B] power (dB) of rows of ``x`` in [lo, hi) Hz (``window``: Hann-windowed, for levels far below the peak)."""
+    spec = torch.fft.rfft(x * torch.hann_window(x.shape[-1]) if window else x).abs() ** 2
     f = torch.fft.rfftfreq(x.shape[-1], 1 / RATE)
     return 10 * torch.log10(spec[:, (f >= lo) & (f < hi)].mean(-1) + 1e-20)
 
@@ -61,6 +61,47 @@ def test_sampler_batches_and_reported_cutoff_follow_the_filter():
         c = cutoff[i].item()
         if 2.2 * c < 16000.0:
             assert (_band_db(degraded[i:i + 1], 2 * c, 16000) < _band_db(degraded[i:i + 1], c / 3, c / 1.5) - 25).all()
+
+
+def test_stretch_scales_frequencies_and_keeps_amplitude():
+    t = torch.arange(6000) / RATE
+    x = 0.5 * torch.sin(2 * torch.pi * 3000.0 * t)[None]
+    y = sr_pairs.stretch(x, 4800)  # 6000 samples squeezed into 4800: every frequency x 1.25
+    spec = torch.fft.rfft(y[0]).abs()
+    peak_hz = torch.fft.rfftfreq(4800, 1 / RATE)[spec.argmax()].item()
+    assert abs(peak_hz - 3750.0) <= RATE / 4800
+    assert abs(y[0, 1000:3800].abs().max().item() - 0.5) < 0.02
+
+
+@pytest.mark.parametrize("speed", [0.8, 1.25])
+def test_speed_augmentation_moves_the_bandwidth_with_the_pitch(monkeypatch, speed):
+    monkeypatch.setattr(sr_pairs, "SPEED", (speed, speed))
+    monkeypatch.setattr(sr_pairs, "SPEED_PROB", 1.0)
+    monkeypatch.setattr(sr_pairs, "MIX_PROB", 0.0)
+    sampler = sr_pairs.PairSampler(sr_pairs.SRData(_data(top_hz=16000.0), "cpu"), RATE // 2, seed=5)
+    clean, _, _, top = sampler.batch(4)
+    assert torch.allclose(top, torch.full((4,), 16000.0 * speed))
+    if speed < 1:  # white noise up to 24 kHz played slower: nothing left above 0.8 x 24 kHz
+        assert (_band_db(clean, 19600, 23000, True) < _band_db(clean, 2000, 15000, True) - 60).all()
+    else:
+        assert (_band_db(clean, 19600, 23000) > _band_db(clean, 2000, 15000) - 10).all()
+
+
+def test_evaluation_sampler_is_not_augmented(monkeypatch):
+    monkeypatch.setattr(sr_pairs, "SPEED_PROB", 1.0)
+    monkeypatch.setattr(sr_pairs, "SPEED", (0.8, 0.8))
+    sampler = sr_pairs.PairSampler(sr_pairs.SRData(_data(top_hz=16000.0), "cpu"), RATE // 2, seed=5, augment=False)
+    assert torch.allclose(sampler.batch(4)[3], torch.full((4,), 16000.0))
+
+
+def test_flac_packed_data_reads_back_sample_exact(tmp_path):
+    import prepare_sr_data
+
+    data = _data(clips=2, seconds=0.5)
+    packed = dict(data, audio_flac=prepare_sr_data._flac_bytes(data["audio"]))
+    del packed["audio"]
+    np.savez_compressed(tmp_path / "d.npz", **packed)
+    assert np.array_equal(sr_pairs.load_audio(dict(np.load(tmp_path / "d.npz"))), data["audio"])
 
 
 @pytest.mark.parametrize("frames", [1, 7, 33])

@@ -121,8 +121,8 @@ def main(argv=None) -> None:
     data = SRData(dict(np.load(args.data)), device)
     segment = int(args.seconds * RATE) // HOP * HOP
     train = PairSampler(data, segment, seed=args.seed)
-    probe = PairSampler(data, segment, seed=args.seed + 1)
-    held_out = PairSampler(SRData(dict(np.load(args.val)), device), segment) if args.val else None
+    probe = PairSampler(data, segment, seed=args.seed + 1, augment=False)
+    held_out = PairSampler(SRData(dict(np.load(args.val)), device), segment, augment=False) if args.val else None
     net = SRNet().to(device)
     opt, sched = adamw_one_cycle(net, args.lr, args.steps)
     autocast = device.type == "cuda"
