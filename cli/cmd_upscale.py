@@ -1,8 +1,11 @@
-"""``restora upscale IN -o OUT [--target-rate 48000] [--cutoff auto|HZ] [--method fold] [--json]``.
+"""``restora upscale IN -o OUT [--target-rate 48000] [--cutoff auto|HZ] [--method fold|neural] [--json]``.
 
 Audio super-resolution: the input is resampled to ``--target-rate`` and the
 empty band above its cut-off (measured on the first 20 s, or ``--cutoff``)
-is restored by the ``upscale`` node (:mod:`restora.graph.nodes_upscale`);
+is restored by the ``upscale`` node (:mod:`restora.graph.nodes_upscale`):
+``--method fold`` (DSP) or ``neural`` (the ``sr-extender`` model; when it
+is not installed the command stops with a ModelError, exit 5, before any
+file is written);
 ``--generated`` also writes the restored band alone. The output is never at
 a lower rate than the input: a lower ``--target-rate`` prints a note and
 keeps the input's rate. An input that already reaches 20 kHz (or its
@@ -26,7 +29,7 @@ log = logging.getLogger("restora")
 
 def register(sub, common) -> None:
     from restora.cli.cmd_process import add_format_options
-    from restora.graph.nodes_upscale import METHODS
+    from restora.graph.nodes_upscale import DEFAULT_METHOD, METHODS
 
     p = sub.add_parser("upscale", parents=[common], help="restore the missing high band (super-resolution)",
                        description="Resample to --target-rate and restore the empty band above the input's "
@@ -37,8 +40,9 @@ def register(sub, common) -> None:
                    help="output sample rate, never lower than the input's (default 48000)")
     p.add_argument("--cutoff", default="auto", metavar="auto|HZ",
                    help="where the input's content ends: auto (measured on the first 20 s) or Hz")
-    p.add_argument("--method", choices=METHODS, default=METHODS[0],
-                   help="fold: spectral translation of the octave below the cut-off (default)")
+    p.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD,
+                   help="fold: spectral translation of the octave below the cut-off; neural: the trained "
+                        f"sr-extender model, restoring up to 24 kHz (default {DEFAULT_METHOD})")
     p.add_argument("--generated", type=Path, metavar="OUT2", help="also write the restored band alone here")
     p.add_argument("--json", action="store_true", help="print the cut-off, rates and method as JSON")
     add_format_options(p)
@@ -98,6 +102,9 @@ def run(args: argparse.Namespace) -> int:
     paths = _paths(args)
     info = audio_io.probe(args.input)  # missing or unreadable input: AudioInputError (exit 3)
     rate, hz = checked_settings(args.target_rate, args.cutoff, info.sample_rate)
+    if args.method == "neural":  # a missing model: one ModelError line (exit 5) before anything is written
+        from restora.models import sr_extender
+        sr_extender.extender(None)
     preset = upscale_preset(rate, "auto" if hz is None else repr(hz), args.method, bool(args.generated))
     show = not getattr(args, "quiet", False) and sys.stderr.isatty() and not args.json
     with FileProgress(args.input.name, enabled=show) as bar:

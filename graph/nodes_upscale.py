@@ -34,12 +34,27 @@ At the node's rate ``sr`` (Hz), audio float32 ``[frames, channels]``:
   band below the cut-off changes only by the synthesis window's leakage
   (>= 40 dB SNR, tested). A stream of up to ``ANALYSIS_S`` seconds gives
   exactly :func:`restora.dsp.band_extension.extend_band`'s result.
+- ``method="neural"``: the trained ``sr-extender`` network
+  (:func:`restora.models.sr_extender.extender`, loaded in :meth:`start`: a
+  missing model is a ModelError before any audio is read). The model works
+  at 48 kHz (:data:`restora.models.sr_extender.RATE`), so the stream is cut
+  at fixed positions (multiples of ``WINDOW_S - OVERLAP_S`` seconds from the
+  start) into windows of ``WINDOW_S`` seconds; each window is resampled to
+  48 kHz, extended, and only the generated part (extended - input, at
+  48 kHz) is resampled back to the node's rate; windows are joined with
+  :func:`restora.dsp.crossfade.crossfade_weights` (:class:`WindowedGenerator`).
+  ``main = input + generated``: the band below the cut-off is the input's
+  samples plus the model's (tiny) low-band residue, never a resampled copy.
+  At a rate above 48 kHz the band is restored up to 24 kHz only (the model's
+  Nyquist); nothing above is invented. Output does not depend on the block
+  size; memory is bounded by one window.
 
 Output sample ``i`` is aligned with input sample ``i`` on both ports; the
-latency (the analysis window, then the STFT's ``N_FFT - HOP`` samples) is
-released by :meth:`finish`. Measurements: ``cutoff_hz`` (Hz, None for
-silence), ``extended`` (1 when a band was generated, 0 for pass-through) and
-``output_rate`` (Hz, the rate the node ran at).
+latency (the analysis window, then the STFT's ``N_FFT - HOP`` samples for
+``fold``, up to one window for ``neural``) is released by :meth:`finish`.
+Measurements: ``cutoff_hz`` (Hz, None for silence), ``extended`` (1 when a
+band was generated, 0 for pass-through) and ``output_rate`` (Hz, the rate the
+node ran at).
 """
 
 from __future__ import annotations
@@ -47,12 +62,14 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from restora.dsp.band_extension import FULL_BAND_FRACTION, HOP, N_FFT, FoldingExtender, spectral_slope
 from restora.dsp.bandwidth import BandwidthEstimator
+from restora.dsp.crossfade import crossfade_weights
+from restora.dsp.resample import resample
 from restora.dsp.stft import SpectralProcessor, StreamingSTFT
 from restora.errors import UsageError
 from restora.graph.fifo import BlockFifo
@@ -60,8 +77,14 @@ from restora.graph.node import Block, Measurement, Node, Outputs, Param, Paramet
 
 log = logging.getLogger(__name__)
 
-#: Methods the node offers; the trained model will join as "neural".
-METHODS = ("fold",)
+#: Methods the node offers: "fold" (DSP) and "neural" (the sr-extender model).
+METHODS = ("fold", "neural")
+#: The method used when none is given (node parameter and ``restora upscale --method``);
+#: switch to "neural" once models/weights/sr_extender.onnx is committed.
+DEFAULT_METHOD = "fold"
+#: "neural" windows in seconds: one sr_extender chunk (CHUNK_S, OVERLAP_S) each, so at 48 kHz the node
+#: cuts the stream exactly where SRExtender.extend would, and each window is a single model pass.
+WINDOW_S, OVERLAP_S = 10.0, 1.0
 ANALYSIS_S = 20.0       # seconds from the start used to measure the cut-off and slope
 FULL_BAND_HZ = 20000.0  # content up to here misses nothing audible
 MIN_CUTOFF_HZ = 1000.0  # below this there is too little band to copy from
@@ -108,13 +131,15 @@ class UpscaleNode(Node):
               doc="output sample rate; never lower than the input's"),
         CutoffParam("cutoff", "auto", kind="text",
                     doc="'auto' (measured on the first 20 s) or where the input's content ends, in Hz"),
-        Param("method", "fold", kind="choice", choices=METHODS,
-              doc="fold: spectral translation of the octave below the cut-off"),
+        Param("method", DEFAULT_METHOD, kind="choice", choices=METHODS,
+              doc="fold: spectral translation of the octave below the cut-off; "
+                  "neural: the trained sr-extender model (restores up to 24 kHz)"),
     )
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self._cutoff = parse_cutoff(self.params["cutoff"])
+        self._extender: Any = None
 
     @classmethod
     def stream_rate(cls, params: dict[str, Any], input_rate: int) -> int:
@@ -130,6 +155,9 @@ class UpscaleNode(Node):
         if self._cutoff is not None and self._cutoff < MIN_CUTOFF_HZ:
             raise UsageError(f"upscale: cutoff {self._cutoff:g} Hz is below {MIN_CUTOFF_HZ:g} Hz: "
                              "too little band to extend from")
+        if self.params["method"] == "neural":  # heavy, and may be missing: load before any audio is read
+            from restora.models import sr_extender
+            self._extender = sr_extender.extender(None)
         self._window = max(int(round(ANALYSIS_S * sample_rate)), 1)
         self._held = BlockFifo(channels)      # input held until the analysis window is complete
         self._estimator = BandwidthEstimator(sample_rate) if self._cutoff is None else None
@@ -190,13 +218,25 @@ class UpscaleNode(Node):
             log.warning("upscale: measured cut-off %.0f Hz is too low to extend from; passing the input through",
                         cutoff)
             extend = False
-        if extend:  # method "fold" (the only one yet): a "neural" generator would be built here instead
-            # neural: restora.models.sr_extender.extender(threads).extend(audio_48k, cutoff) once sr-extender exists
-            long_term = self._power / max(self._frames * self.channels, 1)
-            extender = FoldingExtender(self.sample_rate, cutoff, spectral_slope(long_term, self.sample_rate, cutoff))
-            self._processor = SpectralProcessor(N_FFT, HOP, "hann", fn=extender.generate)
+        if extend:
+            self._processor = self._neural(cutoff) if self.params["method"] == "neural" else self._fold(cutoff)
         self.measurements.append(Measurement("extended", 1.0 if extend else 0.0))
         self.measurements.append(Measurement("output_rate", float(self.sample_rate), "Hz"))
+
+    def _fold(self, cutoff: float) -> SpectralProcessor:
+        """The streaming FoldingExtender for ``cutoff`` Hz, shaped by the analysis window's spectral slope."""
+        long_term = self._power / max(self._frames * self.channels, 1)
+        extender = FoldingExtender(self.sample_rate, cutoff, spectral_slope(long_term, self.sample_rate, cutoff))
+        return SpectralProcessor(N_FFT, HOP, "hann", fn=extender.generate)
+
+    def _neural(self, cutoff: float) -> WindowedGenerator:
+        """The sr-extender model over fixed windows: generated band [frames, channels] at the node's rate."""
+        window, overlap = model_frames(WINDOW_S, self.sample_rate), model_frames(OVERLAP_S, self.sample_rate)
+        return WindowedGenerator(lambda chunk: neural_band(self._extender, chunk, self.sample_rate, cutoff),
+                                 window, overlap, self.channels)
+
+    def close(self) -> None:
+        self._extender = None  # the session itself is cached by sr_extender.extender
 
     # -- synthesis --------------------------------------------------------------
     def _run(self, block: np.ndarray) -> Outputs:
@@ -211,3 +251,87 @@ class UpscaleNode(Node):
     def _outputs(dry: np.ndarray, generated: np.ndarray) -> Outputs:
         generated = np.asarray(generated, np.float32)
         return {"main": (dry + generated).astype(np.float32), "generated": generated}
+
+
+def model_frames(seconds: float, rate: int) -> int:
+    """``seconds`` as whole model hops at 48 kHz (like SRExtender's chunks), then in frames at ``rate`` Hz.
+
+    Rounded down, so a window resampled to 48 kHz never exceeds one model chunk;
+    at 48 kHz the node's windows are exactly SRExtender.extend's chunks.
+    """
+    from restora.models.sr_extender import HOP as MODEL_HOP, RATE
+
+    return int(seconds * RATE) // MODEL_HOP * MODEL_HOP * int(rate) // RATE
+
+
+def neural_band(extender: Any, chunk: np.ndarray, rate: int, cutoff: float) -> np.ndarray:
+    """The band ``extender`` (an SRExtender, 48 kHz) adds above ``cutoff`` Hz to ``chunk`` [n, C] at ``rate`` Hz.
+
+    Returns float32 [n, C] at ``rate``: ``extended - input`` computed at 48 kHz
+    and resampled back, so the caller adds it to the untouched input (the low
+    band is never a resampled copy). Above 48 kHz nothing is generated past 24 kHz.
+    """
+    from restora.models.sr_extender import RATE
+
+    at_model = resample(chunk, rate, RATE, "VHQ")
+    generated = resample(extender.extend(at_model, cutoff) - at_model, RATE, rate, "VHQ")
+    n = len(chunk)  # the round trip through 48 kHz may gain or lose a frame to rounding
+    return np.pad(generated[:n], ((0, n - min(n, len(generated))), (0, 0)))
+
+
+class WindowedGenerator:
+    """Run ``fn`` on fixed windows of a stream and join its outputs with cross-fades, as a stream.
+
+    ``fn(chunk [n, C] float32) -> [n, C]`` sees windows of ``window`` frames
+    starting at multiples of ``window - overlap`` frames from the stream's
+    start (the last one shorter), so the result does not depend on how the
+    stream is cut into blocks. Outputs are joined with
+    :func:`restora.dsp.crossfade.crossfade_weights` (weights summing to one).
+    Same interface as :class:`restora.dsp.stft.SpectralProcessor`: output frame
+    ``i`` belongs to input frame ``i``; after :meth:`finish` as many frames came
+    out as went in. Memory: one window of input and output.
+    """
+
+    def __init__(self, fn: Callable[[np.ndarray], np.ndarray], window: int, overlap: int, channels: int) -> None:
+        if not 0 <= overlap < window:
+            raise ValueError(f"overlap {overlap} must be shorter than the window {window} (frames)")
+        self.fn, self.window, self.overlap = fn, window, overlap
+        self._input = empty(channels)              # input from stream frame self._origin on
+        self._origin = 0
+        self._acc = np.zeros((0, channels))        # weighted outputs from self._origin on
+        self._weight = np.zeros(0)
+        self._next = 0                             # stream frame where the next window starts
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        """Consume ``block`` [frames, channels]; return the output frames no later window touches."""
+        self._input = np.concatenate([self._input, np.asarray(block, np.float32)])
+        while self._next + self.window <= self._origin + len(self._input):
+            self._run(last=False)
+        return self._emit(self._next - self._origin)
+
+    def finish(self) -> np.ndarray:
+        """The rest: one last (shorter) window covers the tail left after the last full one."""
+        if len(self._input) and self._next < self._origin + len(self._input):
+            self._run(last=True)
+        return self._emit(len(self._input))
+
+    def _run(self, last: bool) -> None:
+        """Add the weighted output of the window starting at stream frame ``self._next``."""
+        a = self._next - self._origin
+        chunk = self._input[a:a + self.window]
+        n = len(chunk)
+        w = crossfade_weights(n, self.overlap, first=self._next == 0, last=last)
+        grow = max(a + n - len(self._acc), 0)
+        self._acc = np.concatenate([self._acc, np.zeros((grow, self._acc.shape[1]))])
+        self._weight = np.concatenate([self._weight, np.zeros(grow)])
+        self._acc[a:a + n] += w[:, None] * self.fn(chunk)
+        self._weight[a:a + n] += w
+        self._next += self.window - self.overlap
+
+    def _emit(self, count: int) -> np.ndarray:
+        """Output the first ``count`` frames (final: no later window overlaps them) and drop them."""
+        count = max(0, min(count, len(self._acc)))
+        out = (self._acc[:count] / self._weight[:count, None]).astype(np.float32)
+        self._input, self._acc, self._weight = self._input[count:], self._acc[count:], self._weight[count:]
+        self._origin += count
+        return out

@@ -134,5 +134,6 @@ def extender(threads: int | None = None) -> SRExtender:
         folder = ensure_installed(MODEL_ID)
     except ModelError as exc:
         raise ModelError(f"the neural band extender ('{MODEL_ID}') is not available: {exc}; train and export it "
-                         "with models/training/train_sr.py and export_sr.py, or use the 'fold' method") from None
+                         "with models/training/train_sr.py and export_sr.py, or use the 'fold' method "
+                         "(--method fold)") from None
     return SRExtender(folder / ONNX_NAME, threads)
