@@ -206,7 +206,11 @@ class ExportDialog(QDialog):
             self.rate_combo.setEnabled(False)
             return
         self.rate_combo.setEnabled(True)
-        self.rate_combo.addItem(f"Source ({self.source_rate} Hz)", None)
+        working = self.preset.working_rate(self.source_rate)
+        if working != self.source_rate:  # an upscale node raises the rate the chain runs at
+            self.rate_combo.addItem(f"Processed ({working} Hz)", None)
+        else:
+            self.rate_combo.addItem(f"Source ({self.source_rate} Hz)", None)
         for rate in COMMON_RATES:
             if fmt != "mp3" or rate <= _MP3_MAX_RATE:
                 self.rate_combo.addItem(f"{rate} Hz", rate)

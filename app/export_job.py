@@ -12,6 +12,7 @@ again, so a failed export leaves the folders as they were.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ import numpy as np
 
 from restora.dsp import audio_io, partial_files
 from restora.errors import AudioOutputError, Cancelled, RestoraError, UsageError
-from restora.graph.file_job import OutputOptions, _bext_at, check_formats, default_ext
+from restora.graph.file_job import OutputOptions, _bext_at, check_formats, default_ext, upsampled_blocks
 from restora.graph.lanes import DEFAULT_FADE_S, Lane, LaneAssembler, lane_preset, lanes_for
 from restora.graph.preset import Preset
 from restora.graph.runner import DEFAULT_BLOCK_FRAMES, GraphRun
@@ -64,7 +65,11 @@ def export_lanes(in_path: Path, preset: Preset, destinations: dict[str, Path], o
 
     ``destinations`` maps lane names (see :func:`lanes_for`, ``"removed"``
     included) to files; each file's extension picks its format. Bit depth and
-    sample rate come from ``options``, else from the source as for the CLI.
+    sample rate come from ``options``, else from the source as for the CLI,
+    except that the graph (and so the default output rate) runs at
+    ``preset.working_rate`` of the source's rate: an ``upscale`` node raises
+    it, and the source is then resampled up before the first node, as in
+    :func:`restora.graph.file_job.process_file`.
     ``scope`` is a frame range ``(start, stop)`` of the source: outside it the
     main lane is the original and stems are silent, with 20 ms cross-fades
     inside the edges; None processes the whole file. ``progress(fraction)`` is
@@ -80,19 +85,24 @@ def export_lanes(in_path: Path, preset: Preset, destinations: dict[str, Path], o
     cancel = cancel or threading.Event()
     made_folders = _make_folders(destinations)
     writers: dict[str, audio_io.AudioWriter] = {}
+    rate = preset.working_rate(info.sample_rate)
     try:
-        sinks = _open_sinks(info, in_path, destinations, options, writers)
+        sinks = _open_sinks(info, in_path, destinations, options, writers, rate)
 
         def emit(_start: int, data: dict[str, np.ndarray]) -> None:
             for name, sink in sinks.items():
                 sink.write(_lane_block(data, name))
 
-        fade = round(DEFAULT_FADE_S * info.sample_rate)
-        assembler = LaneAssembler(lanes, emit, scope=scope, fade_frames=fade)
-        graph = GraphRun(lane_preset(preset), info.sample_rate, info.channels, assembler.sinks,
+        fade = round(DEFAULT_FADE_S * rate)
+        assembler = LaneAssembler(lanes, emit, scope=_scaled(scope, info.sample_rate, rate), fade_frames=fade)
+        graph = GraphRun(lane_preset(preset), rate, info.channels, assembler.sinks,
                          workdir=next(iter(destinations.values())).parent, block_frames=block_frames,
                          cancel=cancel, progress=progress)
-        graph.run(audio_io.read_blocks(in_path, block_frames, info=info), info.frames)
+        blocks, frames = audio_io.read_blocks(in_path, block_frames, info=info), info.frames
+        if rate != info.sample_rate:
+            blocks = upsampled_blocks(blocks, info.sample_rate, rate, info.channels)
+            frames = None if frames is None else round(frames * rate / info.sample_rate)
+        graph.run(blocks, frames)
         for sink in sinks.values():
             sink.finish()
         # The graph checks only between blocks: a cancel during the last one still counts.
@@ -172,18 +182,29 @@ def _remove_empty(folders: list[Path]) -> None:
             pass  # not empty (someone else wrote there) or already gone: leave it
 
 
+def _scaled(scope: tuple[int, int] | None, from_rate: int, to_rate: int) -> tuple[int, int] | None:
+    """A frame range at ``from_rate`` Hz as frames at ``to_rate`` Hz (None stays None)."""
+    if scope is None or from_rate == to_rate:
+        return scope
+    return round(scope[0] * to_rate / from_rate), round(scope[1] * to_rate / from_rate)
+
+
 def _open_sinks(info, in_path: Path, destinations: dict[str, Path], options: OutputOptions,
-                writers: dict) -> dict[str, ResamplingSink]:
-    """Open one writer per destination (filling ``writers`` as it goes, for abort on error)."""
+                writers: dict, graph_rate: int) -> dict[str, ResamplingSink]:
+    """Open one writer per destination (filling ``writers`` as it goes, for abort on error).
+
+    The lanes arrive at ``graph_rate`` Hz, which is also the default output rate.
+    """
+    spec = info if graph_rate == info.sample_rate else dataclasses.replace(info, sample_rate=graph_rate)
     sinks = {}
     for name, path in destinations.items():
         partial_files.remove_leftovers(path.parent)
-        rate, channels, bit_depth = audio_io.default_output_spec(info, path)
+        rate, channels, bit_depth = audio_io.default_output_spec(spec, path)
         rate = options.sample_rate or rate
         writers[name] = audio_io.AudioWriter(
             path, rate, channels, bit_depth=options.bit_depth or bit_depth, quality=options.quality,
             tags=info.tags, bext=_bext_at(info, rate), overwrite=options.overwrite, forbid_same_as=in_path)
-        sinks[name] = ResamplingSink(writers[name], info.sample_rate)
+        sinks[name] = ResamplingSink(writers[name], graph_rate)
     return sinks
 
 

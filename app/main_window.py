@@ -24,6 +24,7 @@ from restora.app.graph_editor import GraphEditor
 from restora.app.lanes_panel import LanesPanel
 from restora.app.loader import SourceLoader
 from restora.app.meters import MetersPanel
+from restora.app.node_info import generated_band_nodes
 from restora.app.player import Player, prepare_for_realtime
 from restora.app.render import RenderController
 from restora.app.settings import Settings
@@ -178,6 +179,7 @@ class MainWindow(QMainWindow):
         self.renderer.progress.connect(self._render_progress)
         self.renderer.lanes_changed.connect(self._lanes_changed)
         self.renderer.node_stats.connect(self.editor.set_stats)
+        self.renderer.node_stats.connect(self._node_measurements)
         self.renderer.failed.connect(self._render_failed)
         self.views.log_frequency_changed.connect(self._views_log_changed)
         self.views.compare_mode_changed.connect(lambda _mode: self.docs.mark_dirty())
@@ -293,12 +295,29 @@ class MainWindow(QMainWindow):
         preset = self.chain.to_preset()
         self.renderer.set_preset(preset, self.scope_frames())
         self.views.set_processed(None, [])
+        if not generated_band_nodes(preset):
+            self.views.set_generated_band(None)
         self.render_progress.setVisible(preset is not None and self.source is not None)
 
     def _rendered(self) -> None:
         names = self.renderer.lane_names()
         if names:
-            self.views.set_processed(self.renderer.lane_data(names[0]), self.renderer.covered())
+            self.views.set_processed(self.renderer.lane_data(names[0]), self.renderer.covered(),
+                                     self.renderer.sample_rate, self.renderer.timeline())
+
+    def _node_measurements(self, stats: dict) -> None:
+        """Mark the band an upscale node generated (its measured cut-off) on the processed spectrogram."""
+        nodes = generated_band_nodes(self.chain.to_preset())
+        if not nodes:
+            return
+        cutoffs = []
+        for node_id in nodes:
+            measured = (stats.get(node_id) or {}).get("measurements")
+            if measured is None:
+                return  # not measured yet in this render: keep what is shown
+            if measured.get("extended") and measured.get("cutoff_hz"):
+                cutoffs.append(float(measured["cutoff_hz"]))
+        self.views.set_generated_band(min(cutoffs) if cutoffs else None)
 
     def _render_failed(self, message: str) -> None:
         self.statusBar().showMessage(f"Processing failed: {message}", 15000)
@@ -430,7 +449,11 @@ class MainWindow(QMainWindow):
             processed = self.renderer.lane_data(names[0])
         elif names:
             self.statusBar().showMessage("Processed figures appear when the render has finished.", 5000)
-        self.analysis.analyse(self.source.data[:self.source.frames], processed, self.source.sample_rate)
+        original, rate = self.source.data[:self.source.frames], self.source.sample_rate
+        timeline = self.renderer.timeline()
+        if processed is not None and timeline is not None and timeline is not self.source:
+            original, rate = timeline.data[:timeline.frames], timeline.sample_rate  # lanes at the working rate
+        self.analysis.analyse(original, processed, rate)
 
     # -- projects ---------------------------------------------------------------
     def open_project_dialog(self) -> None:

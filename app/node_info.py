@@ -11,6 +11,10 @@ the nearest trained concept), the nearest concepts, and a warning when the
 query is outside what the model knows. Understanding a query loads the text
 encoder (about a second the first time) and embeds the text (tens of ms), so
 it runs on a worker thread and the answer is cached per query.
+
+For the ``upscale`` node it shows what the last render measured: the cut-off
+of the input's content, whether a band was generated above it, and the rate
+the chain runs at (:func:`band_text`).
 """
 
 from __future__ import annotations
@@ -38,6 +42,30 @@ MODEL_FOR_NODE = {
 }
 #: Node types whose ``query`` parameter the info panel explains.
 QUERY_NODES = frozenset({"extract"})
+#: Node types that generate a band above a measured cut-off (``cutoff_hz``, ``extended``, ``output_rate``).
+BAND_NODES = frozenset({"upscale"})
+
+
+def generated_band_nodes(preset) -> list[str]:
+    """Ids of the active (not bypassed) nodes of ``preset`` that may generate a band; [] for None."""
+    if preset is None:
+        return []
+    return [spec.id for spec in preset.nodes if spec.type in BAND_NODES and not spec.bypass]
+
+
+def band_text(measured: dict | None) -> str:
+    """What an upscale node measured: cut-off, whether it generated a band, and its output rate."""
+    if not measured:
+        return "Band extension: measured once the preview has rendered"
+    cutoff, rate = measured.get("cutoff_hz"), measured.get("output_rate")
+    lines = ["Cut-off: " + ("none (silence)" if cutoff is None else f"{cutoff / 1000:.2f} kHz")]
+    if measured.get("extended"):
+        lines.append(f"Extended: yes, generated above {cutoff / 1000:.1f} kHz")
+    else:
+        lines.append("Extended: no (full band or too little to extend from: passed through)")
+    if rate:
+        lines.append(f"Output rate: {int(rate)} Hz")
+    return "\n".join(lines)
 
 
 @lru_cache(maxsize=None)
@@ -159,6 +187,7 @@ class NodeInfoPanel(QWidget):
         self.title_label = self._label("Node")
         self.summary_label = self._label("Summary")
         self.query_label = self._label("Query understanding")
+        self.band_label = self._label("Band extension")
         self.card_label = self._label("Model card")
         self.stats_label = self._label("Measured speed")
         for label in self._labels():
@@ -177,7 +206,8 @@ class NodeInfoPanel(QWidget):
         return label
 
     def _labels(self) -> tuple[QLabel, ...]:
-        return (self.title_label, self.summary_label, self.query_label, self.card_label, self.stats_label)
+        return (self.title_label, self.summary_label, self.query_label, self.band_label, self.card_label,
+                self.stats_label)
 
     def set_node(self, spec: NodeSpec | None) -> None:
         """Show ``spec`` (None: nothing selected)."""
@@ -185,7 +215,8 @@ class NodeInfoPanel(QWidget):
         self._refresh()
 
     def set_stats(self, stats: dict) -> None:
-        """Measured figures per node id: ``{node_id: {"rtf": float, "provider": str | None}}``."""
+        """Measured figures per node id: ``{node_id: {"rtf": float, "provider": str | None,
+        "measurements": {name: value}}}``."""
         self._stats = dict(stats)
         self._refresh()
 
@@ -247,6 +278,9 @@ class NodeInfoPanel(QWidget):
         self.stats_label.setText(stats_text(self._stats.get(spec.id)))
         for label in (self.summary_label, self.card_label, self.stats_label):
             label.setVisible(True)
+        self.band_label.setVisible(spec.type in BAND_NODES)
+        if spec.type in BAND_NODES:
+            self.band_label.setText(band_text((self._stats.get(spec.id) or {}).get("measurements")))
         self.query_label.setVisible(spec.type in QUERY_NODES)
         if spec.type in QUERY_NODES:
             self._show_query(spec)

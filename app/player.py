@@ -41,7 +41,10 @@ def prepare_for_realtime() -> None:
 class Player(QObject):
     """Transport, A/B, loop and lanes of one recording, played through sounddevice.
 
-    Times are in seconds of the source; lane gains in dB.
+    Times are in seconds of the source; lane gains in dB. The mixer runs at
+    the rate of the provider's timeline (its ``timeline()``: the source, or
+    the source resampled to the chain's working rate when an ``upscale`` node
+    raises it), so B carries the regenerated band and A is the original.
     """
 
     state_changed = Signal(str)      # "playing" / "paused" / "stopped"
@@ -78,9 +81,37 @@ class Player(QObject):
         self._source = source
         self._mixer = None
         if source is not None:
-            self._mixer = PlaybackMixer(source, self._provider)
+            self._mixer = PlaybackMixer(self._timeline(), self._provider)
             self._push_settings()
         self.source_changed.emit()
+
+    def _timeline(self):
+        """What the mixer plays: the provider's timeline when it belongs to this source, else the source."""
+        timeline = getattr(self._provider, "timeline", lambda: None)()
+        source = self._source
+        if timeline is None or source is None or timeline.path != source.path or timeline is source:
+            return source
+        if abs(timeline.duration_s - source.duration_s) > 0.01:
+            return source
+        return timeline
+
+    def _follow_timeline(self) -> None:
+        """Rebuild the mixer at the provider's rate (keeping the playhead in seconds) when it changed."""
+        mixer, timeline = self._mixer, self._timeline()
+        if mixer is None or timeline is mixer.source:
+            return
+        playing = self._state == PLAYING
+        seconds = mixer.shown_position() / mixer.sample_rate
+        ended = mixer.ended
+        self._close_output()
+        mixer.halt()
+        self._mixer = PlaybackMixer(timeline, self._provider)
+        self._mixer.seek(int(round(seconds * timeline.sample_rate)))
+        self._mixer.ended = ended
+        self._push_settings()
+        if playing:
+            self._state = PAUSED  # silently: play() below restarts the stream at the new rate
+            self.play()
 
     def set_provider(self, provider) -> None:
         """Take processed lanes from ``provider`` (None: B plays the original)."""
@@ -91,6 +122,7 @@ class Player(QObject):
         if self._mixer is not None:
             self._mixer.set_provider(provider)
             self._push_settings()
+            self._follow_timeline()
         self.lanes_changed.emit(names)
 
     def source(self):
@@ -139,13 +171,13 @@ class Player(QObject):
 
     def seek(self, seconds: float) -> None:
         if self._mixer is not None:
-            self._mixer.seek(int(round(max(0.0, seconds) * self._source.sample_rate)))
+            self._mixer.seek(int(round(max(0.0, seconds) * self._mixer.sample_rate)))
 
     def position_s(self) -> float:
         """The playhead to display (s): what is heard now, i.e. behind the mix by the output latency."""
         if self._mixer is None:
             return 0.0
-        rate = self._source.sample_rate
+        rate = self._mixer.sample_rate
         frame = self._mixer.shown_position()
         if self._state == PLAYING and self._output is not None:
             frame = self._behind(frame, int(round(self._output.latency * rate)))
@@ -223,7 +255,7 @@ class Player(QObject):
         mixer.set_ab(self._ab)
         mixer.level_match = self._level_match
         mixer.lanes = dict(self._lanes)  # one assignment: the audio thread sees old or new, whole
-        rate = self._source.sample_rate
+        rate = mixer.sample_rate
         loop = self._loop_s if self._loop_on else None
         mixer.set_loop(None if loop is None else (int(round(loop[0] * rate)), int(round(loop[1] * rate))))
 
@@ -296,7 +328,7 @@ class Player(QObject):
         def finished(lost: bool, reason: str) -> None:
             self._audio_finished.emit(generation, lost, reason)
 
-        rate = self._samplerate or self._source.sample_rate
+        rate = self._samplerate or mixer.sample_rate
         return AudioOutput(fill, finished, device=self._device, samplerate=int(rate),
                            channels=self._source.channels, blocksize=self._blocksize)
 

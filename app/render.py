@@ -26,7 +26,7 @@ from PySide6.QtCore import QObject, Signal
 
 from restora.app.render_cache import Intervals, LaneCache, cache_key, interval_at, uncovered
 from restora.app.render_storage import RAM_LIMIT_BYTES, LaneStorage, remove_leftovers, scratch_root
-from restora.app.source import SourceAudio
+from restora.app.source import SourceAudio, upsampled_source
 from restora.errors import Cancelled, RestoraError
 from restora.graph.lanes import DEFAULT_FADE_S, INPUT_STREAM, Lane, LaneAssembler, lane_preset, lanes_for
 from restora.graph.preset import Preset
@@ -51,9 +51,12 @@ class _Stats:
         self.seconds: dict[str, float] = {}
         self.frames: dict[str, int] = {}
         self.provider: dict[str, str | None] = {}
+        self.measured: dict[str, dict[str, float | None]] = {}  # latest measurements per node
+        self._nodes: dict = {}
 
     def instrument(self, graph: GraphRun) -> None:
         """Time every node's process/analyze/finish calls in ``graph``."""
+        self._nodes = {node_id: run.node for node_id, run in graph.runs.items()}
         for node_id, run in graph.runs.items():
             self.seconds.setdefault(node_id, 0.0)
             self.frames.setdefault(node_id, 0)
@@ -79,7 +82,12 @@ class _Stats:
         return timed
 
     def snapshot(self, sample_rate: int) -> dict:
-        """{node_id: {"rtf": processing s per audio s, "provider": str | None, "audio_s": s measured}}."""
+        """{node_id: {"rtf": processing s per audio s, "provider": str | None, "audio_s": s measured,
+        "measurements": {name: value}}}; measurements are the node's latest (e.g. upscale's ``cutoff_hz``)."""
+        for node_id, node in list(self._nodes.items()):
+            found = {m.name: m.value for m in list(node.measurements) if m.start_s is None}
+            if found:
+                self.measured[node_id] = found
         out = {}
         for node_id in list(self.seconds):
             audio_s = self.frames[node_id] / sample_rate
@@ -88,6 +96,8 @@ class _Stats:
             elif audio_s > 0:
                 out[node_id] = {"rtf": self.seconds[node_id] / audio_s,
                                 "provider": self.provider[node_id] or None, "audio_s": audio_s}
+            if node_id in self.measured and node_id in out and node_id not in self.bypassed:
+                out[node_id]["measurements"] = dict(self.measured[node_id])
         return out
 
 
@@ -101,7 +111,12 @@ def provider_of(node) -> str | None:
 
 
 class _Generation:
-    """One preset + scope over one source, with its cache and statistics."""
+    """One preset + scope over one source, with its cache and statistics.
+
+    ``source`` is the timeline the lanes align with: the file's audio, or
+    that audio resampled to the chain's working rate (an ``upscale`` node);
+    ``scope`` is in its frames.
+    """
 
     def __init__(self, preset: Preset, scope: tuple[int, int] | None, source: SourceAudio,
                  storage: LaneStorage | None = None, cache: LaneCache | None = None) -> None:
@@ -356,8 +371,14 @@ def _slice(start: int, data: dict[str, np.ndarray], lo: int, hi: int):
 class RenderController(QObject):
     """Renders the lanes of the current preset in the background; create it in the GUI thread.
 
-    Frames are source frames at the source's sample rate; lane audio is
-    float32 [frames, channels]. Signals are emitted from worker threads and
+    Frames given to it (scope, focus) are source frames at the source's
+    sample rate. The chain runs at its working rate
+    (:meth:`~restora.graph.preset.Preset.working_rate`, above the file's rate
+    with an ``upscale`` node): the lanes are then rendered from the source
+    resampled to that rate, and what it gives back (:meth:`read`,
+    :meth:`lane_data`, :meth:`covered`) is in frames of :attr:`sample_rate`,
+    aligned with :meth:`timeline` (the file's audio at that rate). Lane audio
+    is float32 [frames, channels]. Signals are emitted from worker threads and
     reach receivers in the GUI thread queued. Lanes of at least
     ``ram_limit_bytes`` are kept in files of a private folder under
     ``scratch_dir`` (default: the user cache dir, see
@@ -390,6 +411,7 @@ class RenderController(QObject):
         self._job: _Job | None = None
         self._retired: _Job | None = None  # last cancelled job, joined by shutdown()
         self._focus = 0
+        self._timelines: dict[int, tuple[SourceAudio, threading.Event]] = {}  # working rate -> resampled source
         self._idle = threading.Event()
         self._idle.set()
 
@@ -398,6 +420,7 @@ class RenderController(QObject):
         """Render ``source`` from now on (previous renders are dropped: they belong to other audio)."""
         self._source = source
         self._focus = 0
+        self._drop_timelines()
         self._set_fallback(None)
         self._new_generation(keep_fallback=False)
 
@@ -415,7 +438,7 @@ class RenderController(QObject):
         edit) does not restart it: a restart would add warm-up work and fall
         behind again, while carrying on reaches the playhead soonest.
         """
-        self._focus = max(0, int(frame))
+        self._focus = self._to_timeline(max(0, int(frame)))
         gen, job = self._gen, self._job
         if gen is None or gen.failed or gen.whole_file or self._focus >= gen.goal_end():
             return
@@ -456,6 +479,20 @@ class RenderController(QObject):
         if not gen.cache.covered() and fallback is not None:
             return fallback.level_match_gain(lane)
         return gen.cache.level_match_gain(lane)
+
+    @property
+    def sample_rate(self) -> int | None:
+        """Rate (Hz) of the rendered lanes: the chain's working rate (None without a source)."""
+        gen = self._gen
+        if gen is not None:
+            return gen.source.sample_rate
+        return self._source.sample_rate if self._source is not None else None
+
+    def timeline(self) -> SourceAudio | None:
+        """The original audio at :attr:`sample_rate`: the source itself, or it resampled to the
+        working rate. Lanes are sample-aligned with it (A/B playback mixes the two)."""
+        gen = self._gen
+        return gen.source if gen is not None else self._source
 
     @property
     def lanes(self) -> list[Lane]:
@@ -503,6 +540,7 @@ class RenderController(QObject):
         for job in jobs:
             if job.thread.is_alive():
                 job.thread.join(timeout_s)
+        self._drop_timelines()
         self._storage.close()
 
     # -- project cache ------------------------------------------------------
@@ -538,6 +576,10 @@ class RenderController(QObject):
     def _new_generation(self, keep_fallback: bool) -> None:
         old = self._gen
         self._cancel_job()
+        timeline = self._timeline_for(self._preset)
+        if old is not None and timeline is not None and old.source.sample_rate != timeline.sample_rate:
+            keep_fallback = False  # a render at another rate cannot stand in for this one
+            self._set_fallback(None)
         if keep_fallback and old is not None and old.cache.covered():
             # One fallback only (each costs a full-length array per lane): the latest
             # render, complete or not, is nearest to what the user now expects to hear.
@@ -545,15 +587,54 @@ class RenderController(QObject):
         elif old is not None:
             old.cache.release()  # nothing rendered yet: the current fallback stays
         old_names = [lane.name for lane in old.lanes] if old is not None else []
+        old_rate = self.sample_rate
         new = None
         if self._preset is not None and self._source is not None:
-            new = _Generation(self._preset, self._scope, self._source, self._storage)
+            new = _Generation(self._preset, self._scaled_scope(timeline), timeline, self._storage)
+        if new is not None and old_rate and new.source.sample_rate != old_rate:
+            self._focus = int(round(self._focus * new.source.sample_rate / old_rate))
         self._gen = new  # one assignment: the audio thread never sees a moment without a render
         if new is None:
             self._set_fallback(None)
-        if self.lane_names() != old_names:
+        # A new rate is announced like new lanes: players re-read the provider's timeline.
+        if self.lane_names() != old_names or self.sample_rate != old_rate:
             self.lanes_changed.emit(self.lane_names())
         self._start_job()
+
+    def _timeline_for(self, preset: Preset | None) -> SourceAudio | None:
+        """The source at ``preset``'s working rate (resampled once per rate, on a thread)."""
+        src = self._source
+        if src is None or preset is None:
+            return src
+        try:
+            rate = preset.working_rate(src.sample_rate)
+        except RestoraError:  # an unknown node: the render reports it
+            rate = src.sample_rate
+        if rate == src.sample_rate:
+            return src
+        if rate not in self._timelines:
+            stop = threading.Event()
+            self._timelines[rate] = (upsampled_source(src, rate, stop), stop)
+        return self._timelines[rate][0]
+
+    def _drop_timelines(self) -> None:
+        for _, stop in self._timelines.values():
+            stop.set()
+        self._timelines = {}
+
+    def _to_timeline(self, frame: int) -> int:
+        """A source frame as a frame of the current lanes' rate."""
+        src, rate = self._source, self.sample_rate
+        if src is None or not rate or rate == src.sample_rate:
+            return frame
+        return int(round(frame * rate / src.sample_rate))
+
+    def _scaled_scope(self, timeline: SourceAudio | None) -> tuple[int, int] | None:
+        scope, src = self._scope, self._source
+        if scope is None or timeline is None or src is None or timeline is src:
+            return scope
+        ratio = timeline.sample_rate / src.sample_rate
+        return int(round(scope[0] * ratio)), int(round(scope[1] * ratio))
 
     def _set_fallback(self, cache: LaneCache | None) -> None:
         """Make ``cache`` the fallback; the one it replaces gives its scratch files back."""

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from restora.app.overview import Overview, compare_overviews, range_detail
@@ -54,8 +54,10 @@ class SpectrumViews(QWidget):
         self.source: SourceAudio | None = None
         self.overview: Overview | None = None
         self._mode, self._selection, self._follow = "original", None, True
-        self._processed = None  # (data, covered)
+        self._processed = None  # (data, covered, rate, original at that rate)
         self._processed_view = None  # worker result: dbs and peaks of processed/removed
+        self._processed_geometry = None  # (rate, hop, bucket) of _processed_view
+        self._band_hz: float | None = None  # cut-off above which a band was generated (upscale)
         self._generation = {"detail": 0, "processed": 0}
         self._drawn_columns, self._syncing, self._playhead = 0, False, 0.0
         self._detail_wave = None
@@ -138,6 +140,19 @@ class SpectrumViews(QWidget):
         self.wave_curve = self.wave_plot.plot(pen=WAVE_PEN, name="original")
         self.overlay_curve = self.wave_plot.plot(pen=OVERLAY_PEN, name="processed", connect="finite")
         self.wave_plot.getViewBox().sigXRangeChanged.connect(lambda *_: self._detail_timer.start())
+        self.band_marks = {plot: self._band_items(plot) for plot in (self.spec_plot, self.lower_plot)}
+
+    def _band_items(self, plot: pg.PlotItem) -> tuple:
+        """A dashed line at the cut-off, a tint above it and a label: the band an upscale node generated."""
+        line = pg.InfiniteLine(angle=0, movable=False, pen=pg.mkPen("#80deea", width=1.5, style=Qt.PenStyle.DashLine))
+        tint = pg.LinearRegionItem(orientation="horizontal", movable=False, brush=pg.mkBrush(128, 222, 234, 28),
+                                   pen=pg.mkPen(None))
+        label = pg.TextItem(color="#80deea", anchor=(0, 1))
+        for item in (tint, line, label):
+            item.setZValue(20)
+            item.setVisible(False)
+            plot.addItem(item, ignoreBounds=True)
+        return line, tint, label
 
     def _set_time_label(self) -> None:
         bottom = self.lower_plot if self._mode == "beside" else self.spec_plot
@@ -151,6 +166,7 @@ class SpectrumViews(QWidget):
         """Show a new recording (possibly still decoding); clears processed data and selection."""
         self.source, self.overview = source, overview
         self._processed, self._processed_view, self._detail_wave = None, None, None
+        self._processed_geometry, self._band_hz = None, None
         for key in self._generation:
             self._generation[key] += 1
         self._drawn_columns = 0
@@ -196,8 +212,13 @@ class SpectrumViews(QWidget):
         for plot in (self.spec_plot, self.lower_plot):
             plot.getViewBox().setLimits(yMin=low, yMax=high)
 
+    def _view_rate(self) -> int:
+        """The highest rate shown: the source's, or the processed lanes' when the chain raised it."""
+        rate = self.source.sample_rate if self.source else 48000
+        return max(rate, self._processed[2]) if self._processed is not None else rate
+
     def _frequency_span(self) -> tuple[float, float]:
-        nyquist = (self.source.sample_rate if self.source else 48000) / 2
+        nyquist = self._view_rate() / 2
         if self.main_layer.log:
             return math.log10(20.0), math.log10(nyquist)
         return 0.0, nyquist
@@ -218,6 +239,7 @@ class SpectrumViews(QWidget):
         if self.source is not None:
             self._update_limits()
             self.spec_plot.setYRange(*self._frequency_span(), padding=0)
+        self._show_band()
         self.log_frequency_changed.emit(log_scale)
 
     def set_controls_visible(self, visible: bool) -> None:
@@ -307,18 +329,61 @@ class SpectrumViews(QWidget):
 
     # ----- processed result and compare modes ---------------------------------------------
 
-    def set_processed(self, data: np.ndarray | None, covered: list[tuple[int, int]]) -> None:
-        """The processed main lane: float32 [frames, channels] at the source rate, valid in ``covered``.
+    def set_processed(self, data: np.ndarray | None, covered: list[tuple[int, int]],
+                      sample_rate: int | None = None, original=None) -> None:
+        """The processed main lane: float32 [frames, channels] at ``sample_rate``, valid in ``covered``.
 
-        Call again as more is rendered; the overview is recomputed in the background.
+        ``sample_rate`` (None: the source's) is the chain's working rate; when it
+        is higher than the source's (an ``upscale`` node), ``original`` is the
+        source resampled to it (a SourceAudio, for the "removed" view) and the
+        frequency axis reaches the higher Nyquist. Call again as more is
+        rendered; the overview is recomputed in the background.
         """
-        self._processed = None if data is None else (data, list(covered))
+        rate = int(sample_rate or (self.source.sample_rate if self.source else 48000))
+        old_rate = self._view_rate()
+        self._processed = None if data is None else (data, list(covered), rate, original)
         self._generation["processed"] += 1
         if data is None:
-            self._processed_view = None
+            self._processed_view = self._processed_geometry = None
             self._show_mode()
         else:
             self._processed_timer.start()
+        if self.source is not None and self._view_rate() != old_rate:
+            self._update_limits()
+            self.spec_plot.setYRange(*self._frequency_span(), padding=0)
+        self._show_band()
+
+    def set_generated_band(self, cutoff_hz: float | None) -> None:
+        """Mark the band above ``cutoff_hz`` as generated (upscale) in processed views; None hides it."""
+        self._band_hz = None if cutoff_hz is None else float(cutoff_hz)
+        self._show_band()
+
+    def generated_band(self) -> float | None:
+        """The cut-off (Hz) marked as the edge of a generated band, or None."""
+        return self._band_hz
+
+    def band_marker_visible(self) -> bool:
+        """True while a processed view shows the generated-band marker."""
+        return any(items[0].isVisible() for items in self.band_marks.values())
+
+    def _show_band(self) -> None:
+        """Place the generated-band marks on the plot that shows the processed lane."""
+        cutoff, shown = self._band_hz, None
+        if cutoff is not None and self._processed is not None:
+            shown = {"processed": self.spec_plot, "beside": self.lower_plot}.get(self._mode)
+        top = self._processed[2] / 2 if self._processed is not None else 0.0
+        log_scale = self.main_layer.log
+        for plot, (line, tint, label) in self.band_marks.items():
+            visible = plot is shown and cutoff < top
+            for item in (line, tint, label):
+                item.setVisible(visible)
+            if not visible:
+                continue
+            low, high = (math.log10(max(cutoff, 1.0)), math.log10(top)) if log_scale else (cutoff, top)
+            line.setValue(low)
+            tint.setRegion((low, high))
+            label.setText(f"generated above {cutoff / 1000:.1f} kHz")
+            label.setPos(self.visible_range()[0], high)
 
     def compare_mode(self) -> str:
         return self._mode
@@ -332,6 +397,7 @@ class SpectrumViews(QWidget):
             return
         self._mode = mode
         self._show_mode()
+        self._show_band()
         self.compare_mode_changed.emit(mode)
 
     def _show_mode(self) -> None:
@@ -347,9 +413,13 @@ class SpectrumViews(QWidget):
         shown = self._processed_view or {}
         if self.overview is not None:
             db, hop, _ = self.overview.spectrogram()
-            main = shown.get(mode, (None,))[0] if mode in ("processed", "removed") else db
-            self.main_layer.set_data(main, 0.0, hop / rate, rate)
-            self.lower_layer.set_data(shown.get("processed", (None,))[0] if beside else None, 0.0, hop / rate, rate)
+            p_rate, p_hop, _ = self._processed_geometry or (rate, hop, 0)
+            if mode in ("processed", "removed"):
+                self.main_layer.set_data(shown.get(mode, (None,))[0], 0.0, p_hop / p_rate, p_rate)
+            else:
+                self.main_layer.set_data(db, 0.0, hop / rate, rate)
+            self.lower_layer.set_data(shown.get("processed", (None,))[0] if beside else None, 0.0, p_hop / p_rate,
+                                      p_rate)
         self._clear_detail()
         self._detail_timer.start()
 
@@ -368,7 +438,8 @@ class SpectrumViews(QWidget):
         if overlay is None or self.overview is None:
             self.overlay_curve.setData([], [])
         else:
-            self._draw_peaks(self.overlay_curve, overlay[1], overlay[2], self.overview.bucket_frames)
+            rate, _, bucket = self._processed_geometry or (self.source.sample_rate, 0, self.overview.bucket_frames)
+            self.overlay_curve.setData(*peak_line(overlay[1], overlay[2], bucket, rate, 0))
 
     # ----- background work ----------------------------------------------------------------
 
@@ -402,7 +473,7 @@ class SpectrumViews(QWidget):
         if generation != self._generation[kind] or self.source is None:
             return  # stale: the source, the processed data or the view changed since
         if kind == "processed":
-            self._processed_view = payload
+            self._processed_view, self._processed_geometry = payload
             self._show_mode()
             self.processed_drawn.emit()
         else:
@@ -411,9 +482,18 @@ class SpectrumViews(QWidget):
     def _start_processed(self) -> None:
         if self._processed is None or self.source is None:
             return
-        data, covered = self._processed
-        original = self.source.data[:self.source.decoded]
-        self._submit("processed", compare_overviews, original, data, covered, self.overview)
+        data, covered, rate, timeline = self._processed
+        like = self.overview
+        if rate != self.source.sample_rate and timeline is not None:
+            # The chain runs faster than the file (upscale): draw the lanes at their own rate.
+            original = timeline.data[:timeline.decoded]
+            like = Overview(rate, 1, round(like.expected_frames * rate / self.source.sample_rate))
+        else:
+            original = self.source.data[:self.source.decoded]
+
+        def work():
+            return compare_overviews(original, data, covered, like), (like.sample_rate, like.hop, like.bucket_frames)
+        self._submit("processed", work)
 
     def _start_detail(self) -> None:
         """Recompute the visible range at full resolution when the overview is too coarse for it."""
@@ -430,7 +510,9 @@ class SpectrumViews(QWidget):
         start, stop, hop, bucket = plan
         n_fft = self.overview.n_fft
         names = sorted({"original", self._overlay_name() or "original"})
-        processed, covered = self._processed or (None, [])
+        processed, covered, p_rate, _ = self._processed or (None, [], rate, None)
+        if p_rate != rate:
+            processed = None  # lanes at the working rate: the overview resolution is shown for them
         original = self.source.data[:self.source.decoded]
 
         def work() -> dict:
