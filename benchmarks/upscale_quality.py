@@ -37,8 +37,10 @@ peak bin is 1, i.e. 0 dB; channels count as further frames):
 
 Methods (:data:`METHODS`, name -> ``fn(audio [frames, channels] float32, sr,
 cutoff_hz) -> audio``): ``plain`` (the degraded input itself: resampling
-alone) and ``fold`` (:func:`restora.dsp.band_extension.extend_band`); a neural
-model registers itself as ``ours`` with :func:`register` and gets a column.
+alone), ``fold`` (:func:`restora.dsp.band_extension.extend_band`) and
+``neural`` (the shipped ``sr-extender`` through the upscale node's own code
+path, :func:`neural`; left out with a note when the model is missing); another
+model can register itself with :func:`register` and gets a column.
 The table shows means over recordings, the ratios of LSD to plain
 resampling's, and the lowest low-band SNR.
 """
@@ -74,9 +76,19 @@ FLOOR = 1e-10
 MIN_HF_DB = -50.0
 
 Method = Callable[[np.ndarray, float, float], np.ndarray]
+def neural(audio: np.ndarray, sr: float, cutoff: float) -> np.ndarray:
+    """The upscale node's ``neural`` path: the shipped ``sr-extender`` at 48 kHz, only its added band resampled back
+    and added to the input (:func:`restora.graph.nodes_upscale.neural_band`)."""
+    from restora.graph.nodes_upscale import neural_band
+    from restora.models.sr_extender import extender
+
+    return audio + neural_band(extender(), audio, int(sr), cutoff)
+
+
 METHODS: dict[str, Method] = {
     "plain": lambda audio, sr, cutoff: audio,
     "fold": lambda audio, sr, cutoff: extend_band(audio, sr, cutoff),
+    "neural": neural,
 }
 
 
@@ -195,6 +207,8 @@ def summarise(rows: list[dict], methods: list[str]) -> dict:
     for name in methods:
         for key in ("lsd_full", "lsd_high"):
             out[name][key + "_vs_plain"] = out[name][key] / out["plain"][key]
+            if "fold" in out:
+                out[name][key + "_vs_fold"] = out[name][key] / out["fold"][key]
     out["files"] = len(rows)
     out["cutoff_hz_mean"] = float(np.mean([r["cutoff_hz"] for r in rows]))
     return out
@@ -204,13 +218,14 @@ def print_tables(summary: dict, methods: list[str]) -> None:
     for (rate, kind), s in summary.items():
         print(f"\n### {kind}, degraded to {rate / 1000:g} kHz ({s['files']} recordings, "
               f"detected cut-off {s['cutoff_hz_mean']:.0f} Hz on average)\n")
-        print("| method | LSD full dB | vs plain | LSD high dB | vs plain | low-band SNR dB (min) | RTF |")
-        print("|---|---:|---:|---:|---:|---:|---:|")
+        print("| method | LSD full dB | vs plain | LSD high dB | vs plain | vs fold | low-band SNR dB (min) | RTF |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
         for name in methods:
             m = s[name]
             snr = "∞" if math.isinf(m["low_snr_db"]) else f"{m['low_snr_db']:.1f}"
+            vs_fold = f"{m['lsd_high_vs_fold']:.2f}" if "lsd_high_vs_fold" in m else "–"
             print(f"| {name} | {m['lsd_full']:.2f} | {m['lsd_full_vs_plain']:.2f} | {m['lsd_high']:.2f} | "
-                  f"{m['lsd_high_vs_plain']:.2f} | {snr} | {m['rtf']:.4f} |")
+                  f"{m['lsd_high_vs_plain']:.2f} | {vs_fold} | {snr} | {m['rtf']:.4f} |")
 
 
 def _finite(value):
@@ -220,6 +235,18 @@ def _finite(value):
     if isinstance(value, list):
         return [_finite(v) for v in value]
     return None if isinstance(value, float) and math.isinf(value) else value
+
+
+def _neural_available() -> bool:
+    from restora.errors import ModelError
+    from restora.models.sr_extender import extender
+
+    try:
+        extender()
+    except ModelError as exc:
+        print(f"note: no neural column: {exc}")
+        return False
+    return True
 
 
 def main(argv=None) -> None:
@@ -233,6 +260,8 @@ def main(argv=None) -> None:
     methods = [m for m in args.methods.split(",") if m]
     if "plain" not in methods or any(m not in METHODS for m in methods):
         ap.error(f"--methods must include plain and name only {', '.join(METHODS)}")
+    if "neural" in methods and not _neural_available():
+        methods.remove("neural")
     recs = recordings(args.corpus, args.files, args.seconds)
     print(f"machine: {machine()}")
     summary, detail = {}, {}

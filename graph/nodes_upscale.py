@@ -79,9 +79,9 @@ log = logging.getLogger(__name__)
 
 #: Methods the node offers: "fold" (DSP) and "neural" (the sr-extender model).
 METHODS = ("fold", "neural")
-#: The method used when none is given (node parameter and ``restora upscale --method``);
-#: switch to "neural" once models/weights/sr_extender.onnx is committed.
-DEFAULT_METHOD = "fold"
+#: The method used when none is given (node parameter and ``restora upscale --method``): the model, which
+#: beats folding on held-out speech and matches or beats it on music (docs/benchmarks.md).
+DEFAULT_METHOD = "neural"
 #: "neural" windows in seconds: one sr_extender chunk (CHUNK_S, OVERLAP_S) each, so at 48 kHz the node
 #: cuts the stream exactly where SRExtender.extend would, and each window is a single model pass.
 WINDOW_S, OVERLAP_S = 10.0, 1.0

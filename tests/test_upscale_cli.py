@@ -23,7 +23,7 @@ def test_8k_round_trip_writes_48k_and_the_generated_band(tmp_path, capsys):
                  "--json"])
     assert code == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["output_rate"] == 48000 and report["input_rate"] == 8000 and report["method"] == "fold"
+    assert report["output_rate"] == 48000 and report["input_rate"] == 8000 and report["method"] == "neural"
     assert report["extended"] is True and report["cutoff_source"] == "auto"
     assert 3500 < report["cutoff_hz"] < 4000
     up, rate = sf.read(tmp_path / "up.wav", dtype="float32")

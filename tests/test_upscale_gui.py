@@ -31,7 +31,7 @@ def test_upscale_is_in_the_palette_and_its_params_render(qtbot, editor):
     node_id = editor.selected_node_id()
     widgets = editor.param_panel.widgets
     assert {"target_rate", "cutoff", "method"} <= set(widgets)
-    assert widgets["target_rate"].value() == 48000 and widgets["method"].value() == "fold"
+    assert widgets["target_rate"].value() == 48000 and widgets["method"].value() == "neural"
     cutoff = widgets["cutoff"]
     assert isinstance(cutoff, TextParamWidget) and cutoff.value() == "auto"
     cutoff.edit.setFocus()

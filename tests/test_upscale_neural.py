@@ -78,7 +78,7 @@ def no_model(monkeypatch):
 
 
 def test_methods_default_and_windows():
-    assert METHODS == ("fold", "neural") and DEFAULT_METHOD == "fold"
+    assert METHODS == ("fold", "neural") and DEFAULT_METHOD == "neural"
     assert UpscaleNode().params["method"] == DEFAULT_METHOD
     # one node window is one model chunk
     assert (nodes_upscale.WINDOW_S, nodes_upscale.OVERLAP_S) == (sr_extender.CHUNK_S, sr_extender.OVERLAP_S)

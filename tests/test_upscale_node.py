@@ -65,7 +65,7 @@ def test_registered_with_its_params_and_builtin_preset():
 
 def test_full_band_input_passes_through_unchanged():
     x = _noise(2.0, channels=2)
-    outs, meas = run_node_measured(lambda: UpscaleNode(), x, SR, 4096)
+    outs, meas = run_node_measured(lambda: UpscaleNode(method="fold"), x, SR, 4096)
     np.testing.assert_array_equal(outs["main"], x)
     assert not outs["generated"].any()
     assert _measured(meas)["extended"] == 0.0
@@ -81,7 +81,7 @@ def test_full_band_44k_input_is_only_resampled_to_48k():
 @pytest.mark.parametrize("cutoff", [4000, 11025])
 def test_band_limited_noise_gets_a_high_band_and_keeps_the_low_band(cutoff):
     x = _lowpass(_noise(3.0, channels=2), cutoff)
-    outs, meas = run_node_measured(lambda: UpscaleNode(), x, SR, 10000)
+    outs, meas = run_node_measured(lambda: UpscaleNode(method="fold"), x, SR, 10000)
     y = outs["main"]
     assert y.shape == x.shape and y.dtype == np.float32
     lo, hi = cutoff * 1.1, min(cutoff * 2, SR / 2 * 0.9)
@@ -93,19 +93,19 @@ def test_band_limited_noise_gets_a_high_band_and_keeps_the_low_band(cutoff):
 
 def test_matches_extend_band_on_a_stream_shorter_than_the_analysis_window():
     x = _lowpass(_noise(2.0), 6000)
-    outs, _ = run_node_measured(lambda: UpscaleNode(), x, SR, 3000)
+    outs, _ = run_node_measured(lambda: UpscaleNode(method="fold"), x, SR, 3000)
     np.testing.assert_allclose(outs["main"], extend_band(x, SR), atol=1e-6)
-    given, meas = run_node_measured(lambda: UpscaleNode(cutoff="7000"), x, SR, 3000)
+    given, meas = run_node_measured(lambda: UpscaleNode(method="fold", cutoff="7000"), x, SR, 3000)
     np.testing.assert_allclose(given["main"], extend_band(x, SR, 7000.0), atol=1e-6)
     assert _measured(meas)["cutoff_hz"] == 7000.0
 
 
 def test_block_size_invariant_within_and_across_the_analysis_window(monkeypatch):
     x = _lowpass(_noise(3.0, channels=2, seed=1), 5000)
-    assert_block_invariant_measured(lambda: UpscaleNode(), x, SR, block_sizes_s=(0.5, 1.3), atol=1e-5)
+    assert_block_invariant_measured(lambda: UpscaleNode(method="fold"), x, SR, block_sizes_s=(0.5, 1.3), atol=1e-5)
     # A window shorter than the stream: the cut-off is fixed after 1 s, the rest streams.
     monkeypatch.setattr(nodes_upscale, "ANALYSIS_S", 1.0)
-    outs, meas = assert_block_invariant_measured(lambda: UpscaleNode(), x, SR, block_sizes_s=(0.3, 2.2),
+    outs, meas = assert_block_invariant_measured(lambda: UpscaleNode(method="fold"), x, SR, block_sizes_s=(0.3, 2.2),
                                                  atol=1e-5, block_frames=(4799, 48000))
     assert _measured(meas)["extended"] == 1.0
     np.testing.assert_allclose(outs["main"] - x, outs["generated"], atol=1e-6)
@@ -116,7 +116,7 @@ def test_output_is_aligned_with_the_input():
     x = np.zeros((SR * 2, 1), np.float32)
     x[SR // 4::SR // 4] = 0.5
     x = _lowpass(x, 6000)
-    outs, _ = run_node_measured(lambda: UpscaleNode(cutoff="6000"), x, SR, 1000)
+    outs, _ = run_node_measured(lambda: UpscaleNode(method="fold", cutoff="6000"), x, SR, 1000)
     high = signal.sosfiltfilt(signal.butter(8, 9000, "high", fs=SR, output="sos"), outs["generated"][:, 0])
     peaks = np.argsort(np.abs(high))[-3:]
     assert np.all(np.min(np.abs(peaks[:, None] - np.arange(SR // 4, SR * 2, SR // 4)[None]), axis=1) < 200)
@@ -125,9 +125,9 @@ def test_output_is_aligned_with_the_input():
 def test_stereo_channels_are_independent():
     x = _lowpass(_noise(2.0), 6000)
     stereo = np.concatenate([x, np.zeros_like(x)], axis=1)
-    outs, _ = run_node_measured(lambda: UpscaleNode(cutoff="6000"), stereo, SR, 7000)
+    outs, _ = run_node_measured(lambda: UpscaleNode(method="fold", cutoff="6000"), stereo, SR, 7000)
     assert not outs["main"][:, 1].any()
-    mono, _ = run_node_measured(lambda: UpscaleNode(cutoff="6000"), x, SR, 7000)
+    mono, _ = run_node_measured(lambda: UpscaleNode(method="fold", cutoff="6000"), x, SR, 7000)
     np.testing.assert_allclose(outs["main"][:, :1], mono["main"], atol=1e-6)
 
 
@@ -149,19 +149,19 @@ def test_target_rate_never_lowers_the_rate_and_bypass_keeps_it():
 
 def test_silence_passes_through_with_no_cutoff():
     x = np.zeros((SR, 2), np.float32)
-    outs, meas = run_node_measured(lambda: UpscaleNode(), x, SR, 5000)
+    outs, meas = run_node_measured(lambda: UpscaleNode(method="fold"), x, SR, 5000)
     assert not outs["main"].any() and _measured(meas)["cutoff_hz"] is None
 
 
 def test_bad_parameters_are_refused():
     for bad in ("abc", "-100", "0", "nan"):
         with pytest.raises(ParameterError):
-            UpscaleNode(cutoff=bad)
+            UpscaleNode(method="fold", cutoff=bad)
     with pytest.raises(ParameterError):
         UpscaleNode(method="magic")
     with pytest.raises(UsageError, match="Nyquist"):
-        UpscaleNode(cutoff="30000").start(SR, 1)
+        UpscaleNode(method="fold", cutoff="30000").start(SR, 1)
     with pytest.raises(UsageError, match="too little band"):
-        UpscaleNode(cutoff="200").start(SR, 1)
+        UpscaleNode(method="fold", cutoff="200").start(SR, 1)
     with pytest.raises(UsageError, match="cutoff"):
         _preset(cutoff="loud")

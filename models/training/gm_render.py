@@ -140,7 +140,13 @@ def render(program: int, seconds: float, seed: int, wav_path: Path, sample_rate:
     """
     midi = wav_path.with_suffix(".mid")
     write_midi(program, seconds, seed, midi, drum_note)
+    render_file(midi, wav_path, sample_rate, soundfont)
+    midi.unlink()
+    return wav_path
+
+
+def render_file(midi: Path, wav_path: Path, sample_rate: int = 44100, soundfont: Path | None = None) -> Path:
+    """Render the MIDI file ``midi`` to a 16-bit stereo WAV at ``sample_rate`` Hz (fluidsynth, reverb and chorus off)."""
     subprocess.run(["fluidsynth", "-ni", "-q", "-R", "0", "-C", "0", "-g", "0.6", "-r", str(sample_rate),
                     "-F", str(wav_path), str(soundfont or SOUNDFONT), str(midi)], check=True, capture_output=True)
-    midi.unlink()
     return wav_path

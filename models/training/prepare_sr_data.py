@@ -23,6 +23,14 @@ samples, each kept only where its own bandwidth reaches ``DEBIAN_MIN_TOP_HZ``
 (an Ogg encoded at low quality stops near 11-15 kHz; the cut-offs drawn for it
 then stay below 92 % of that, as for every clip).
 
+``--sources renders`` adds rendered music, which the issue names and which
+sounds unlike recordings at the top (sample-based instruments often stop at
+10-16 kHz): each train-split song of the corpus's ``music_stem_rendered``
+stems summed into one mix (no high-band rule: ``top_hz`` records where it
+stops), and the MIDI songs of the pinned freedink-data package rendered at
+48 kHz with each soundfont of :data:`gm_render.FONTS` (fluidsynth;
+``RENDER_SECONDS`` of each, loudest window).
+
 Output ``sr.npz`` (or ``sr_shard<k>.npz`` with ``--shards``, clips dealt
 round-robin so each shard mixes all kinds): ``audio`` int16 [samples] at 48 kHz,
 ``offsets`` / ``lengths`` [clips], ``top_hz`` float32 [clips] (the clip's
@@ -42,6 +50,7 @@ import argparse
 import csv
 import io
 import json
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +58,7 @@ import soundfile as sf
 
 from restora.dsp.bandwidth import estimate_bandwidth
 from restora.models.store import sha256_of
-from restora.models.training import debian_sounds
+from restora.models.training import debian_sounds, gm_render
 from restora.dsp.resample import resample
 from restora.models.training.prepare_lass_data import loudest
 
@@ -64,7 +73,8 @@ SFX_SECONDS = 1.5
 MUSIC_MIN_SECONDS, MUSIC_SECONDS = 30.0, 40.0
 DRUM_SECONDS = 2.0
 DEBIAN_MIN_TOP_HZ = 12000.0
-SOURCES = ("corpus", "sfx", "debian")
+SOURCES = ("corpus", "sfx", "debian", "renders")
+RENDER_SECONDS = 40.0
 
 
 class Clips:
@@ -141,6 +151,33 @@ def add_debian(clips: Clips, cache_dir: Path) -> None:
         clips.add(x, sr, kind, seconds, DEBIAN_MIN_TOP_HZ)
 
 
+def add_stem_mixes(clips: Clips, corpus: Path, split: str) -> None:
+    """Each song's rendered stems of ``split``, summed (mono) into one mix."""
+    songs: dict[str, list[Path]] = {}
+    for r in csv.DictReader(open(corpus / "manifest.csv")):
+        if r["split"] == split and r["kind"] == "music_stem_rendered" and int(r["sample_rate"]) >= MIN_RATE:
+            songs.setdefault(r["group"], []).append(corpus / r["path"])
+    for _song, paths in sorted(songs.items()):
+        parts = [sf.read(p, dtype="float32", always_2d=True) for p in paths]
+        if len({sr for _, sr in parts}) != 1:
+            continue
+        length = min(len(x) for x, _ in parts)
+        clips.add(sum(x[:length].mean(axis=1) for x, _ in parts), parts[0][1], "music", RENDER_SECONDS)
+
+
+def add_midi_renders(clips: Clips, cache_dir: Path) -> None:
+    """The freedink-data MIDI songs rendered at 48 kHz with every soundfont of gm_render.FONTS."""
+    root = debian_sounds.fetch_package(next(p for p in debian_sounds.PACKAGES if p.name == "freedink-data"),
+                                       cache_dir)
+    fonts = gm_render.soundfont_paths(gm_render.FONTS, cache_dir)
+    with tempfile.TemporaryDirectory() as tmp:
+        for midi in sorted(Path(root).rglob("*.mid")):
+            for name, font in fonts.items():
+                wav = gm_render.render_file(midi, Path(tmp) / f"{midi.stem}_{name}.wav", RATE, font)
+                x, sr = sf.read(wav, dtype="float32")
+                clips.add(x, sr, "music", RENDER_SECONDS)
+
+
 def _flac_bytes(audio: np.ndarray) -> np.ndarray:
     buf = io.BytesIO()
     sf.write(buf, audio, RATE, format="FLAC", subtype="PCM_16")
@@ -204,6 +241,9 @@ def main(argv=None) -> None:
         add_sfx(clips, args.corpus, args.sfx_seconds)
     if "debian" in sources:
         add_debian(clips, args.debian_cache)
+    if "renders" in sources:
+        add_stem_mixes(clips, args.corpus, "train")
+        add_midi_renders(clips, args.debian_cache)
     print("train minutes per kind:", clips.minutes())
     print("train:", *save(clips, args.out / "sr.npz", args.shards, flac=args.flac), sep="\n  ")
 

@@ -64,6 +64,15 @@ def load_audio(npz: dict) -> np.ndarray:
     return np.asarray(npz["audio"])
 
 
+def merged(files: list[dict]) -> dict:
+    """The arrays of several data files as one (clips appended in order; offsets moved; samples decoded)."""
+    audio = [load_audio(f) for f in files]
+    starts = np.cumsum([0] + [len(a) for a in audio[:-1]])
+    return {"audio": np.concatenate(audio), "rate": files[0]["rate"],
+            "offsets": np.concatenate([np.asarray(f["offsets"]) + s for f, s in zip(files, starts)]),
+            **{key: np.concatenate([np.asarray(f[key]) for f in files]) for key in ("lengths", "top_hz", "kind")}}
+
+
 class SRData:
     """The arrays of ``sr.npz`` (``audio`` int16 or ``audio_flac``, ``offsets``, ``lengths``, ``top_hz``) on
     ``device``."""

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (TimeBudget, adamw_one_cycle, held_out_figures, pick_device, run_arguments,  # noqa: E402
                     run_training, seed_all)
 from sr_net import EPS, HOP, N_FFT, RATE, SRNet, extend  # noqa: E402
-from sr_pairs import PairSampler, SRData  # noqa: E402
+from sr_pairs import PairSampler, SRData, merged  # noqa: E402
 
 MR_SIZES = (512, 2048)
 MR_WEIGHT = 0.5
@@ -115,10 +115,11 @@ def main(argv=None) -> None:
     ap = run_arguments(__doc__.splitlines()[0], steps=20000, batch=32, eval_every=500, seed=7)
     ap.add_argument("--val", type=Path, help="sr_val.npz: held-out clips (corpus val split)")
     ap.add_argument("--seconds", type=float, default=1.0, help="training segment length")
+    ap.add_argument("--more-data", type=Path, nargs="*", default=[], help="further data files, used with --data")
     args = ap.parse_args(argv)
     budget, device = TimeBudget(args.minutes * 60.0), pick_device(args.device)
     seed_all(args.seed)
-    data = SRData(dict(np.load(args.data)), device)
+    data = SRData(merged([dict(np.load(f)) for f in [args.data, *args.more_data]]), device)
     segment = int(args.seconds * RATE) // HOP * HOP
     train = PairSampler(data, segment, seed=args.seed)
     probe = PairSampler(data, segment, seed=args.seed + 1, augment=False)
