@@ -53,7 +53,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import upscale_quality as uq  # noqa: E402
 
 from restora.dsp.bandwidth import estimate_bandwidth  # noqa: E402
-from restora.dsp.resample import resample  # noqa: E402
 from restora.dsp.stft import stft  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,6 +71,7 @@ TITLES = {"plain": "degraded (plain resampling)", "fold": "fold", "neural": "neu
 def neural_method(onnx: Path | None, threads: int | None):
     """``fn(audio, sr, cutoff)`` running the SR extender at 48 kHz, or None (with a note) when there is none."""
     from restora.errors import ModelError
+    from restora.graph.nodes_upscale import neural_band
     from restora.models.sr_extender import SRExtender, extender
 
     try:
@@ -81,11 +81,7 @@ def neural_method(onnx: Path | None, threads: int | None):
         return None
 
     def run(audio: np.ndarray, sr: float, cutoff: float) -> np.ndarray:
-        x = audio if sr == NEURAL_RATE else resample(audio, sr, NEURAL_RATE)
-        y = model.extend(x, cutoff)
-        y = y if sr == NEURAL_RATE else resample(y, NEURAL_RATE, sr)
-        y = y[: len(audio)]
-        return np.pad(y, ((0, len(audio) - len(y)), (0, 0)))
+        return audio + neural_band(model, audio, int(sr), cutoff)  # the upscale node's own path
 
     return run
 

@@ -6,8 +6,8 @@ with an envelope that continues the slope of the band below, in the STFT
 domain. It is the peer a learned model has to beat.
 
 Audio is float32 ``[frames, channels]`` (or ``[frames]``) already at the
-target rate ``sr`` Hz for :func:`extend_band` (:func:`upscale` resamples
-first, with :func:`restora.dsp.resample.resample`);
+target rate ``sr`` Hz for :func:`extend_band` (the ``upscale`` graph node
+resamples first);
 the cut-off is in Hz, as :func:`restora.dsp.bandwidth.estimate_bandwidth`
 measures it (the same measure as ``restora analyze``'s bandwidth_hz).
 
@@ -59,7 +59,6 @@ import numpy as np
 from scipy.ndimage import uniform_filter1d
 
 from restora.dsp.bandwidth import estimate_bandwidth
-from restora.dsp.resample import resample
 from restora.dsp.stft import istft, stft
 
 N_FFT = 2048
@@ -167,16 +166,3 @@ def extend_band(audio: np.ndarray, sr: float, cutoff_hz: float | None = None) ->
     generated = istft(extender.generate(spec), N_FFT, HOP, length=len(audio))
     return audio + (generated if audio.ndim == 2 else generated[:, 0])
 
-
-def upscale(audio: np.ndarray, sr: float, target_rate: float = 48000, cutoff_hz: float | None = None) -> np.ndarray:
-    """``audio`` [frames, channels] (or [frames]) at ``sr`` Hz resampled to ``target_rate`` and extended.
-
-    The cut-off (None: measured on the resampled signal, where soxr's
-    passband edge and any codec low-pass show as the same kind of edge) is
-    in Hz. ``target_rate`` below ``sr`` raises ValueError; at ``sr`` a
-    full-band input comes back unchanged.
-    """
-    if target_rate < sr:
-        raise ValueError(f"target rate {target_rate:g} Hz is below the input's {sr:g} Hz")
-    up = np.asarray(audio, np.float32) if target_rate == sr else resample(audio, sr, target_rate)
-    return extend_band(up, target_rate, cutoff_hz)

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from restora.dsp.band_extension import HOP, N_FFT, FoldingExtender, extend_band, upscale
-from restora.dsp.resample import resample
+from restora.dsp.band_extension import HOP, N_FFT, FoldingExtender, extend_band
 from restora.dsp.stft import SpectralProcessor, stft
 
 SR = 44100
@@ -99,23 +98,3 @@ def test_too_low_cutoff_is_rejected():
     with pytest.raises(ValueError):
         FoldingExtender(SR, 30.0, -6.0)
 
-
-def test_upscale_from_16k_fills_up_to_the_target_band_and_keeps_the_rest():
-    x16 = resample(_pinkish(2.0), SR, 16000)
-    y = upscale(x16, 16000, 48000)
-    plain = resample(x16, 16000, 48000)
-    assert y.shape == plain.shape == (round(len(x16) * 3), 1)
-    freqs = np.arange(N_FFT // 2 + 1) * 48000 / N_FFT
-    spec_y, spec_p = stft(y, N_FFT, HOP), stft(plain, N_FFT, HOP)
-    low = freqs < 7000
-    err = np.sum(np.abs(spec_y[:, low] - spec_p[:, low]) ** 2)
-    assert 10 * np.log10(np.sum(np.abs(spec_p[:, low]) ** 2) / err) >= 40
-    high = (freqs > 9000) & (freqs < 20000)
-    assert np.mean(np.abs(spec_y[:, high]) ** 2) > 1000 * np.mean(np.abs(spec_p[:, high]) ** 2)
-
-
-def test_upscale_never_lowers_the_rate_and_passes_full_band_through():
-    x = _pinkish(1.0, channels=2)
-    np.testing.assert_array_equal(upscale(x, SR, SR), x)
-    with pytest.raises(ValueError):
-        upscale(x, SR, 22050)

@@ -202,3 +202,13 @@ def test_cli_neural_end_to_end(tmp_path, capsys, neural):
     assert rate == SR and up.shape == (len(x) * 6, 2)
     np.testing.assert_allclose(up - gen, resample(x, 8000, SR, "VHQ"), atol=1e-5)
     assert _band_power_db(gen, 4500, 7000) > _band_power_db(up - gen, 4500, 7000) + 30
+
+
+def test_process_preset_with_a_missing_model_exits_5_and_leaves_no_file(tmp_path, capsys, no_model):
+    src, _ = _input(tmp_path)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    code = main(["process", str(src), "-o", str(out_dir / "p.flac"), "--preset", "upscale"])
+    err = capsys.readouterr().err
+    assert code == 5 and "sr-extender" in err and "Traceback" not in err
+    assert list(out_dir.iterdir()) == []
