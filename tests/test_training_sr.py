@@ -171,3 +171,23 @@ def test_onnx_export_matches_pytorch(tmp_path):
     torch.nn.init.normal_(net.out.weight, std=0.1)
     export_sr.export(net, tmp_path / "sr.onnx")
     assert export_sr.parity(net, tmp_path / "sr.onnx")["gain_max_abs"] < 1e-4
+
+
+def test_export_rebuilds_the_network_the_run_stored(tmp_path):
+    import export_sr
+
+    net = sr_net.SRNet(channels=16, dilations=(1, 4))
+    torch.save({"state": net.state_dict(), "step": 3, "channels": 16, "dilations": [1, 4]}, tmp_path / "weights.pt")
+    rebuilt = export_sr.network_of(tmp_path)
+    rebuilt.load_state_dict(torch.load(tmp_path / "weights.pt")["state"])  # raises when the shapes differ
+    assert [b.conv.dilation[0] for b in rebuilt.blocks] == [1, 4] and rebuilt.out.in_channels == 16
+
+
+def test_export_refuses_a_context_longer_than_the_runtime_overlap(tmp_path):
+    import export_sr
+
+    net = sr_net.SRNet(channels=8, dilations=(64, 64))
+    assert sr_net.receptive_frames((64, 64)) > 187
+    torch.save({"state": net.state_dict(), "step": 1, "channels": 8, "dilations": [64, 64]}, tmp_path / "weights.pt")
+    with pytest.raises(SystemExit, match="overlap"):
+        export_sr.network_of(tmp_path)

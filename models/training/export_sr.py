@@ -20,8 +20,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from onnx_export import export_method, load_trained, max_abs_difference, record_in_card  # noqa: E402
-from sr_net import BINS, HOP, N_FFT, RATE, SRNet, parameter_count  # noqa: E402
+from sr_net import BINS, DILATIONS, HOP, N_FFT, RATE, SRNet, parameter_count, receptive_frames  # noqa: E402
 
+from restora.models.sr_extender import OVERLAP_S  # noqa: E402
 from restora.models.store import sha256_of  # noqa: E402
 
 MODELS = Path(__file__).resolve().parents[1]
@@ -105,11 +106,25 @@ Parity PyTorch vs ONNX Runtime: {figures["parity"]["gain_max_abs"]:.1e} (max |ga
 """)
 
 
+def network_of(run: Path) -> SRNet:
+    """An SRNet shaped as the run's ``weights.pt`` says (width and dilations; older runs: the defaults).
+
+    Refuses a network whose context is longer than the runtime's chunk overlap: chunked output
+    would then differ from one pass.
+    """
+    saved = torch.load(Path(run) / "weights.pt", map_location="cpu", weights_only=False)
+    dilations = tuple(saved.get("dilations", DILATIONS))
+    if receptive_frames(dilations) > OVERLAP_S * RATE / HOP:
+        raise SystemExit(f"dilations {dilations} see {receptive_frames(dilations)} frames, more than the runtime's "
+                         f"{OVERLAP_S} s overlap ({OVERLAP_S * RATE / HOP:.0f} frames): raise sr_extender.OVERLAP_S")
+    return SRNet(channels=int(saved.get("channels", 192)), dilations=dilations)
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", type=Path, required=True)
     args = ap.parse_args(argv)
-    net = SRNet()
+    net = network_of(args.run)
     steps = load_trained(net, args.run)
     ONNX_PATH.parent.mkdir(parents=True, exist_ok=True)
     export(net, ONNX_PATH)

@@ -40,6 +40,7 @@ HOP = 256
 BINS = N_FFT // 2 + 1
 CROSSOVER = 4  # bins (188 Hz) over which the input hands over to the generated band
 EPS = 1e-5
+DILATIONS = (1, 2, 4, 8, 1, 2)  # one residual block each
 GAIN_LIMITS = (-6.0, 2.0)  # log10 magnitude: -120 .. +40 dB relative to the folded copy
 
 
@@ -108,7 +109,7 @@ class Block(nn.Module):
 class SRNet(nn.Module):
     """``core(logmag [B, F, T], cutoff [B]) → gain [B, F, T]`` (log10 magnitude over the folded copy)."""
 
-    def __init__(self, bins: int = BINS, channels: int = 192, dilations=(1, 2, 4, 8, 1, 2)) -> None:
+    def __init__(self, bins: int = BINS, channels: int = 192, dilations=DILATIONS) -> None:
         super().__init__()
         self.bins = bins
         self.cond = nn.Sequential(nn.Linear(2, 64), nn.GELU(), nn.Linear(64, 64))
@@ -141,6 +142,11 @@ def extend(spec: torch.Tensor, cutoff: torch.Tensor, gain: torch.Tensor) -> torc
     copy = torch.gather(spec, 1, src) * torch.pow(10.0, gain)
     w = crossover(kc, spec.shape[1]).unsqueeze(-1)
     return spec * (1.0 - w) + copy * w
+
+
+def receptive_frames(dilations=DILATIONS) -> int:
+    """STFT frames of context one output frame sees (input layer: 3 frames; each block: 2 * dilation more)."""
+    return 3 + sum(2 * d for d in dilations)
 
 
 def parameter_count(net: nn.Module) -> int:

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (TimeBudget, adamw_one_cycle, held_out_figures, pick_device, run_arguments,  # noqa: E402
                     run_training, seed_all)
-from sr_net import EPS, HOP, N_FFT, RATE, SRNet, extend  # noqa: E402
+from sr_net import DILATIONS, EPS, HOP, N_FFT, RATE, SRNet, extend  # noqa: E402
 from sr_pairs import PairSampler, SRData, merged  # noqa: E402
 
 MR_SIZES = (512, 2048)
@@ -116,6 +116,9 @@ def main(argv=None) -> None:
     ap.add_argument("--val", type=Path, help="sr_val.npz: held-out clips (corpus val split)")
     ap.add_argument("--seconds", type=float, default=1.0, help="training segment length")
     ap.add_argument("--more-data", type=Path, nargs="*", default=[], help="further data files, used with --data")
+    ap.add_argument("--channels", type=int, default=192, help="network width (stored with the weights)")
+    ap.add_argument("--dilations", default=",".join(map(str, DILATIONS)),
+                    help="comma list, one residual block per entry (stored with the weights)")
     args = ap.parse_args(argv)
     budget, device = TimeBudget(args.minutes * 60.0), pick_device(args.device)
     seed_all(args.seed)
@@ -124,7 +127,8 @@ def main(argv=None) -> None:
     train = PairSampler(data, segment, seed=args.seed)
     probe = PairSampler(data, segment, seed=args.seed + 1, augment=False)
     held_out = PairSampler(SRData(dict(np.load(args.val)), device), segment, augment=False) if args.val else None
-    net = SRNet().to(device)
+    dilations = tuple(int(d) for d in args.dilations.split(","))
+    net = SRNet(channels=args.channels, dilations=dilations).to(device)
     opt, sched = adamw_one_cycle(net, args.lr, args.steps)
     autocast = device.type == "cuda"
     print(f"device {device}, {len(data.lengths)} clips, {len(data.audio) / RATE / 60:.1f} min", flush=True)
@@ -135,7 +139,8 @@ def main(argv=None) -> None:
 
     figures = held_out_figures(lambda sampler: evaluate(net, sampler), probe, held_out, "train_clips")
     run_training(net, opt, sched, args.out, budget, args.steps, train_step, figures, args.eval_every, grad_clip=5.0,
-                 weights_extra={"n_fft": N_FFT, "hop": HOP, "rate": RATE}, init=args.init)
+                 weights_extra={"n_fft": N_FFT, "hop": HOP, "rate": RATE, "channels": args.channels,
+                                "dilations": list(dilations)}, init=args.init)
 
 
 if __name__ == "__main__":
