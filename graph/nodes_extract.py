@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from restora.dsp.crossfade import crossfade_weights
+from restora.dsp.windowed import WindowedProcessor
 from restora.errors import UsageError
-from restora.graph.node import Block, Measurement, Node, Outputs, Param, empty
+from restora.graph.fifo import BlockFifo
+from restora.graph.node import Block, Measurement, Node, Outputs, Param
 
 log = logging.getLogger(__name__)
 
@@ -58,50 +59,26 @@ class ExtractNode(Node):
             log.warning("warning: query %r is outside what the model knows (confidence %.2f); nearest known: %s. "
                         "The result may be unrelated to the query.", self.info.text, self.info.confidence,
                         ", ".join(c for c, _ in self.info.nearest[:3]))
-        self.window, self.hop = int(WINDOW_S * sample_rate), int((WINDOW_S - OVERLAP_S) * sample_rate)
-        self._input = empty(channels)   # input from self._origin on
-        self._origin = 0                # stream position of self._input[0]
-        self._acc = np.zeros((0, channels))    # weighted target sums from self._origin on
-        self._weight = np.zeros(0)
-        self._next = 0                  # start of the next window to run
+        window = int(WINDOW_S * sample_rate)
+        overlap = window - int((WINDOW_S - OVERLAP_S) * sample_rate)
+        self._windows = WindowedProcessor(lambda chunk: self._extractor.extract(chunk, self.sample_rate, self.info),
+                                          window, overlap, channels)
+        self._mix = BlockFifo(channels)  # input waiting for its windows' target
 
     def process(self, block: Block) -> Outputs:
-        self._input = np.concatenate([self._input, np.asarray(block, np.float32)])
-        while self._next + self.window <= self._origin + len(self._input):
-            self._run_window(self._next, last=False)
-        return self._emit(self._next - self._origin)
+        block = np.asarray(block, np.float32)
+        self._mix.push(block)
+        return self._outputs(self._windows.process(block))
 
     def finish(self) -> Outputs:
-        end = self._origin + len(self._input)
-        while self._next < end:
-            self._run_window(self._next, last=True)
-        return self._emit(len(self._input))
+        return self._outputs(self._windows.finish())
 
-    def _run_window(self, start: int, last: bool) -> None:
-        """Target of the window at ``start`` (stream samples), added with cross-fade weights."""
-        a = start - self._origin
-        chunk = self._input[a:a + self.window]
-        n = len(chunk)
-        target = self._extractor.extract(chunk, self.sample_rate, self.info)
-        w = crossfade_weights(n, self.window - self.hop, first=start == 0, last=last and a + n >= len(self._input))
-        grow = a + n - len(self._acc)
-        if grow > 0:
-            self._acc = np.concatenate([self._acc, np.zeros((grow, self.channels))])
-            self._weight = np.concatenate([self._weight, np.zeros(grow)])
-        self._acc[a:a + n] += w[:, None] * target
-        self._weight[a:a + n] += w
-        self._next = start + self.hop if a + n < len(self._input) or not last else start + max(n, 1)
-
-    def _emit(self, count: int) -> Outputs:
-        """The first ``count`` input frames are final: output them and drop them."""
-        count = max(0, min(count, len(self._input), len(self._acc)))
-        mix = self._input[:count]
-        target = (self._acc[:count] / np.maximum(self._weight[:count], 1e-9)[:, None]).astype(np.float32)
+    def _outputs(self, target: np.ndarray) -> Outputs:
+        """Outputs for the next ``len(target)`` input frames, given the model's cross-faded ``target``."""
+        mix = self._mix.pop(len(target))
         s = self.params["strength"]
         target = (s * target + (1.0 - s) * mix).astype(np.float32) if self.params["mode"] == "extract" \
             else (s * target).astype(np.float32)
         residual = (mix - target).astype(np.float32)
-        self._input, self._acc, self._weight = self._input[count:], self._acc[count:], self._weight[count:]
-        self._origin += count
         main = target if self.params["mode"] == "extract" else residual
         return {"main": main.copy(), "target": target, "residual": residual}

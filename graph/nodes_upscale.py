@@ -42,7 +42,7 @@ At the node's rate ``sr`` (Hz), audio float32 ``[frames, channels]``:
   start) into windows of ``WINDOW_S`` seconds; each window is resampled to
   48 kHz, extended, and only the generated part (extended - input, at
   48 kHz) is resampled back to the node's rate; windows are joined with
-  :func:`restora.dsp.crossfade.crossfade_weights` (:class:`WindowedGenerator`).
+  :func:`restora.dsp.crossfade.crossfade_weights` (:class:`WindowedProcessor`).
   ``main = input + generated``: the band below the cut-off is the input's
   samples plus the model's (tiny) low-band residue, never a resampled copy.
   At a rate above 48 kHz the band is restored up to 24 kHz only (the model's
@@ -62,15 +62,15 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from restora.dsp.band_extension import FULL_BAND_FRACTION, HOP, N_FFT, FoldingExtender, spectral_slope
 from restora.dsp.bandwidth import BandwidthEstimator
-from restora.dsp.crossfade import crossfade_weights
 from restora.dsp.resample import resample
 from restora.dsp.stft import SpectralProcessor, StreamingSTFT
+from restora.dsp.windowed import WindowedProcessor
 from restora.errors import UsageError
 from restora.graph.fifo import BlockFifo
 from restora.graph.node import Block, Measurement, Node, Outputs, Param, ParameterError, empty
@@ -229,10 +229,10 @@ class UpscaleNode(Node):
         extender = FoldingExtender(self.sample_rate, cutoff, spectral_slope(long_term, self.sample_rate, cutoff))
         return SpectralProcessor(N_FFT, HOP, "hann", fn=extender.generate)
 
-    def _neural(self, cutoff: float) -> WindowedGenerator:
+    def _neural(self, cutoff: float) -> WindowedProcessor:
         """The sr-extender model over fixed windows: generated band [frames, channels] at the node's rate."""
         window, overlap = model_frames(WINDOW_S, self.sample_rate), model_frames(OVERLAP_S, self.sample_rate)
-        return WindowedGenerator(lambda chunk: neural_band(self._extender, chunk, self.sample_rate, cutoff),
+        return WindowedProcessor(lambda chunk: neural_band(self._extender, chunk, self.sample_rate, cutoff),
                                  window, overlap, self.channels)
 
     def close(self) -> None:
@@ -277,61 +277,3 @@ def neural_band(extender: Any, chunk: np.ndarray, rate: int, cutoff: float) -> n
     generated = resample(extender.extend(at_model, cutoff) - at_model, RATE, rate, "VHQ")
     n = len(chunk)  # the round trip through 48 kHz may gain or lose a frame to rounding
     return np.pad(generated[:n], ((0, n - min(n, len(generated))), (0, 0)))
-
-
-class WindowedGenerator:
-    """Run ``fn`` on fixed windows of a stream and join its outputs with cross-fades, as a stream.
-
-    ``fn(chunk [n, C] float32) -> [n, C]`` sees windows of ``window`` frames
-    starting at multiples of ``window - overlap`` frames from the stream's
-    start (the last one shorter), so the result does not depend on how the
-    stream is cut into blocks. Outputs are joined with
-    :func:`restora.dsp.crossfade.crossfade_weights` (weights summing to one).
-    Same interface as :class:`restora.dsp.stft.SpectralProcessor`: output frame
-    ``i`` belongs to input frame ``i``; after :meth:`finish` as many frames came
-    out as went in. Memory: one window of input and output.
-    """
-
-    def __init__(self, fn: Callable[[np.ndarray], np.ndarray], window: int, overlap: int, channels: int) -> None:
-        if not 0 <= overlap < window:
-            raise ValueError(f"overlap {overlap} must be shorter than the window {window} (frames)")
-        self.fn, self.window, self.overlap = fn, window, overlap
-        self._input = empty(channels)              # input from stream frame self._origin on
-        self._origin = 0
-        self._acc = np.zeros((0, channels))        # weighted outputs from self._origin on
-        self._weight = np.zeros(0)
-        self._next = 0                             # stream frame where the next window starts
-
-    def process(self, block: np.ndarray) -> np.ndarray:
-        """Consume ``block`` [frames, channels]; return the output frames no later window touches."""
-        self._input = np.concatenate([self._input, np.asarray(block, np.float32)])
-        while self._next + self.window <= self._origin + len(self._input):
-            self._run(last=False)
-        return self._emit(self._next - self._origin)
-
-    def finish(self) -> np.ndarray:
-        """The rest: one last (shorter) window covers the tail left after the last full one."""
-        if len(self._input) and self._next < self._origin + len(self._input):
-            self._run(last=True)
-        return self._emit(len(self._input))
-
-    def _run(self, last: bool) -> None:
-        """Add the weighted output of the window starting at stream frame ``self._next``."""
-        a = self._next - self._origin
-        chunk = self._input[a:a + self.window]
-        n = len(chunk)
-        w = crossfade_weights(n, self.overlap, first=self._next == 0, last=last)
-        grow = max(a + n - len(self._acc), 0)
-        self._acc = np.concatenate([self._acc, np.zeros((grow, self._acc.shape[1]))])
-        self._weight = np.concatenate([self._weight, np.zeros(grow)])
-        self._acc[a:a + n] += w[:, None] * self.fn(chunk)
-        self._weight[a:a + n] += w
-        self._next += self.window - self.overlap
-
-    def _emit(self, count: int) -> np.ndarray:
-        """Output the first ``count`` frames (final: no later window overlaps them) and drop them."""
-        count = max(0, min(count, len(self._acc)))
-        out = (self._acc[:count] / self._weight[:count, None]).astype(np.float32)
-        self._input, self._acc, self._weight = self._input[count:], self._acc[count:], self._weight[count:]
-        self._origin += count
-        return out

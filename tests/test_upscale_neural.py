@@ -20,7 +20,8 @@ from restora.cli.main import main
 from restora.dsp.resample import resample
 from restora.errors import ModelError
 from restora.graph import nodes_upscale
-from restora.graph.nodes_upscale import DEFAULT_METHOD, METHODS, UpscaleNode, WindowedGenerator
+from restora.dsp.windowed import WindowedProcessor
+from restora.graph.nodes_upscale import DEFAULT_METHOD, METHODS, UpscaleNode
 from restora.models import sr_extender
 
 SR = 48000
@@ -160,11 +161,11 @@ def test_windowed_generator_joins_windows_seamlessly():
     # fn = identity: cross-faded windows must give the input back exactly, whatever the block size
     x = _noise(1.0, channels=2, seed=9)[:10007]
     for size in (1, 999, 4000, 20000):
-        gen = WindowedGenerator(lambda chunk: chunk, 1000, 250, 2)
+        gen = WindowedProcessor(lambda chunk: chunk, 1000, 250, 2)
         out = np.concatenate([gen.process(x[i:i + size]) for i in range(0, len(x), size)] + [gen.finish()])
         np.testing.assert_allclose(out, x, atol=1e-6)
     with pytest.raises(ValueError):
-        WindowedGenerator(lambda chunk: chunk, 100, 100, 1)
+        WindowedProcessor(lambda chunk: chunk, 100, 100, 1)
 
 
 def test_a_missing_model_fails_at_start_naming_fold(no_model):
