@@ -29,6 +29,7 @@ from restora.app.render_storage import RAM_LIMIT_BYTES, LaneStorage, remove_left
 from restora.app.source import SourceAudio, upsampled_source
 from restora.errors import Cancelled, RestoraError
 from restora.graph.lanes import DEFAULT_FADE_S, INPUT_STREAM, Lane, LaneAssembler, lane_preset, lanes_for
+from restora.graph.nodes_upscale import fix_auto_cutoffs
 from restora.graph.preset import Preset
 from restora.graph.registry import node_class
 from restora.graph.runner import GraphRun
@@ -131,6 +132,7 @@ class _Generation:
         self.stats = _Stats(preset)
         self.progress = 0.0  # whole-file renders: share of the graph's passes done
         self.failed = False
+        self.run_preset: Preset | None = None  # lane preset with start-of-file decisions fixed (render thread)
 
     def goal_end(self) -> int:
         """Frames to render: the expected length, or the decoded length once decoding ended."""
@@ -316,11 +318,25 @@ class _Worker:
         src = self.gen.source
         assembler = LaneAssembler(self.gen.lanes, emit, scope=self.gen.scope,
                                   fade_frames=self.scope_fade, first_frame=start)
-        graph = GraphRun(lane_preset(self.gen.preset), src.sample_rate, src.channels, assembler.sinks,
+        graph = GraphRun(self._run_preset(), src.sample_rate, src.channels, assembler.sinks,
                          block_frames=self.block, cancel=self.job.cancel, progress=progress)
         self.gen.stats.instrument(graph)
         graph.run(self._source_blocks(start, stop), stop - start)
         self._emit_stats(force=True)
+
+    def _run_preset(self) -> Preset:
+        """The lane preset with each upscale node's ``auto`` cut-off measured once, on the file's start.
+
+        Segments start wherever the playhead is; measured per segment, the
+        cut-off (and so the restored band) could differ from segment to segment
+        and from the export, which measures from the start.
+        """
+        if self.gen.run_preset is None:
+            def head(frames: int) -> np.ndarray:
+                return np.array(self.gen.source.data[:min(frames, self._wait_decoded(frames))], dtype=np.float32)
+
+            self.gen.run_preset = fix_auto_cutoffs(lane_preset(self.gen.preset), head, self.gen.source.sample_rate)
+        return self.gen.run_preset
 
     def _source_blocks(self, start: int, stop: int):
         """Source blocks float32 [<= block, channels] of ``[start, stop)``, waiting for the decoder."""

@@ -62,7 +62,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -74,6 +74,7 @@ from restora.dsp.windowed import WindowedProcessor
 from restora.errors import UsageError
 from restora.graph.fifo import BlockFifo
 from restora.graph.node import Block, Measurement, Node, Outputs, Param, ParameterError, empty
+from restora.graph.preset import GRAPH_INPUT, Preset
 
 log = logging.getLogger(__name__)
 
@@ -251,6 +252,33 @@ class UpscaleNode(Node):
     def _outputs(dry: np.ndarray, generated: np.ndarray) -> Outputs:
         generated = np.asarray(generated, np.float32)
         return {"main": (dry + generated).astype(np.float32), "generated": generated}
+
+
+def measure_cutoff(head: np.ndarray, rate: int) -> float | None:
+    """The cut-off (Hz) ``cutoff=auto`` measures on a stream that starts with ``head`` [frames, channels] at
+    ``rate`` Hz: only its first ``ANALYSIS_S`` seconds count; None when there is no content."""
+    estimator = BandwidthEstimator(rate)
+    estimator.process(np.asarray(head[:max(int(round(ANALYSIS_S * rate)), 1)], np.float32))
+    return estimator.finish()
+
+
+def fix_auto_cutoffs(preset: Preset, head: Callable[[int], np.ndarray], rate: int) -> Preset:
+    """``preset`` with the ``auto`` cut-off of each upscale node fed by the graph input replaced by its value.
+
+    ``head(frames)`` returns the first ``frames`` of the input [frames, channels] at ``rate`` Hz (the
+    working rate). A run over a later segment of a file (the GUI's preview) then extends the band a
+    run from the file's start would (export, CLI); an upscale node behind other nodes keeps ``auto``.
+    So does a cut-off the node would not extend from (none, below ``MIN_CUTOFF_HZ`` or full band): ``auto``
+    handles those with a pass-through, where a given value would be refused or used.
+    """
+    wanted = [s for s in preset.nodes if s.type == UpscaleNode.type_name and s.input == GRAPH_INPUT
+              and parse_cutoff(s.params.get("cutoff", "auto")) is None]
+    if not wanted:
+        return preset
+    cutoff = measure_cutoff(head(max(int(round(ANALYSIS_S * rate)), 1)), rate)
+    if cutoff is None or not MIN_CUTOFF_HZ <= cutoff < min(FULL_BAND_HZ, FULL_BAND_FRACTION * rate / 2):
+        return preset
+    return preset.with_overrides([f"{s.id}.cutoff={cutoff!r}" for s in wanted])  # exact: as measured from the start
 
 
 def model_frames(seconds: float, rate: int) -> int:

@@ -543,3 +543,28 @@ def test_deepfilternet3_renders_live_and_reports_its_provider(qtbot):
         assert stats[-1]["dn"]["rtf"] > 0 and stats[-1]["dn"]["provider"].endswith("ExecutionProvider")
     finally:
         ctrl.shutdown()
+
+
+def test_a_segment_from_the_playhead_extends_the_band_measured_at_the_file_start(ctrl, qtbot, monkeypatch):
+    """upscale's cutoff=auto is measured on the file's start, not on the first seconds of each segment."""
+    from scipy import signal
+
+    from restora.graph import nodes_upscale
+
+    monkeypatch.setattr(nodes_upscale, "ANALYSIS_S", 0.5)
+    rate = 32000
+    rng = np.random.default_rng(3)
+    lowpass = [signal.ellip(12, 0.1, 100, fc, fs=rate, output="sos") for fc in (3000, 9000)]
+    audio = np.concatenate([signal.sosfilt(lowpass[0], 0.1 * rng.standard_normal((rate, 1)), axis=0),
+                            signal.sosfilt(lowpass[1], 0.1 * rng.standard_normal((7 * rate, 1)), axis=0)])
+    audio = audio.astype(np.float32)
+    stats = []
+    ctrl.node_stats.connect(stats.append)
+    ctrl.set_source(SourceAudio.from_array(audio, rate))
+    ctrl.set_focus(5 * rate)
+    ctrl.set_preset(_preset([{"id": "up", "type": "upscale", "params": {"target_rate": rate, "method": "fold"}}]))
+    _wait(ctrl)
+    qtbot.waitUntil(lambda: bool(stats) and "measurements" in stats[-1].get("up", {}), timeout=5000)
+    seen = {s["up"]["measurements"]["cutoff_hz"] for s in stats if "measurements" in s.get("up", {})}
+    start = nodes_upscale.measure_cutoff(audio, rate)
+    assert 2500 < start < 3500 and seen == {round(start, 1)}

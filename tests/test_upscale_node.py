@@ -165,3 +165,36 @@ def test_bad_parameters_are_refused():
         UpscaleNode(method="fold", cutoff="200").start(SR, 1)
     with pytest.raises(UsageError, match="cutoff"):
         _preset(cutoff="loud")
+
+
+def test_fix_auto_cutoffs_measures_the_file_start_once(monkeypatch):
+    """A later segment (the GUI's preview) gets the cut-off a run from the start measures, not its own."""
+    from restora.graph import nodes_upscale
+
+    monkeypatch.setattr(nodes_upscale, "ANALYSIS_S", 0.5)
+    x = np.concatenate([_lowpass(_noise(0.5), 4000), _lowpass(_noise(1.5, seed=1), 9000)])
+    preset = _preset(method="fold")
+    fixed = nodes_upscale.fix_auto_cutoffs(preset, lambda n: x[:n], SR)
+    given = float(fixed.node("up").params["cutoff"])
+    assert given == pytest.approx(nodes_upscale.measure_cutoff(x, SR)) and 3500 < given < 4500
+    _, start_meas = run_node_measured(lambda: UpscaleNode(method="fold"), x, SR, 4000)
+    assert _measured(start_meas)["cutoff_hz"] == pytest.approx(given, abs=0.1)
+    _, late_auto = run_node_measured(lambda: UpscaleNode(method="fold"), x[SR:], SR, 4000)
+    assert _measured(late_auto)["cutoff_hz"] > 8000  # what a segment measures on its own
+    _, late_fixed = run_node_measured(lambda: UpscaleNode(**fixed.node("up").params), x[SR:], SR, 4000)
+    assert _measured(late_fixed)["cutoff_hz"] == pytest.approx(given, abs=0.1)
+    assert preset.node("up").params["cutoff"] == "auto"  # the preset itself is not changed
+
+
+def test_fix_auto_cutoffs_leaves_given_chained_and_full_band_nodes_alone():
+    from restora.graph import nodes_upscale
+
+    x = _lowpass(_noise(1.0), 6000)
+    given = _preset(cutoff="5000")
+    assert nodes_upscale.fix_auto_cutoffs(given, lambda n: x[:n], SR).node("up").params["cutoff"] == "5000"
+    full = _noise(1.0)
+    assert nodes_upscale.fix_auto_cutoffs(_preset(), lambda n: full[:n], SR).node("up").params["cutoff"] == "auto"
+    chained = preset_from_dict({"restora_preset": 1, "name": "t", "nodes": [
+        {"id": "g", "type": "gain", "params": {"gain_db": -3}},
+        {"id": "up", "type": "upscale", "input": "g", "params": {}}], "outputs": {"main": "up"}}, "test")
+    assert nodes_upscale.fix_auto_cutoffs(chained, lambda n: x[:n], SR).node("up").params["cutoff"] == "auto"
