@@ -136,6 +136,8 @@ def _debian_files(cache_dir: Path):
             except RuntimeError:
                 continue
             drums = package == "hydrogen-drumkits" and info.duration >= 0.5
+            if drums and not debian_sounds.concepts_for(package, path.relative_to(root).as_posix()):
+                continue  # the extraction data's skips: kits the corpus already holds, electronic loops
             if info.samplerate < MIN_RATE or not (drums or info.duration >= MUSIC_MIN_SECONDS):
                 continue
             digest = sha256_of(path)
