@@ -4,6 +4,9 @@ Mirrors the tree: single-output graphs write ``OUT_DIR/<rel path>.<ext>``;
 multi-output graphs write ``OUT_DIR/<rel path without extension>/<name>.<ext>``.
 One bad file does not stop the others; Ctrl-C stops cleanly (finished files
 stay, the file in progress leaves nothing).
+
+``--engine ray`` runs the same per-file job on Ray actors (cli/batch_ray.py);
+finding inputs, skipping, the report and the exit code are shared here.
 """
 
 from __future__ import annotations
@@ -31,11 +34,37 @@ def register(sub, common) -> None:
     p.add_argument("input_dir", type=Path, help="folder to read (recursively)")
     p.add_argument("-o", "--output", type=Path, required=True, help="folder to write (tree mirrored)")
     add_output_options(p)
-    p.add_argument("--jobs", type=int, default=1, metavar="N", help="files processed in parallel (default 1)")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="files processed in parallel (default 1; with --engine ray: at most N workers)")
     p.add_argument("--skip-existing", action="store_true", help="skip inputs whose outputs all exist")
     p.add_argument("--report", type=Path, metavar="FILE.csv",
                    help="per-file status, error, duration, DNSMOS before/after, LUFS, real-time factor")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: processes on this machine (default); ray: Ray actors on this machine or a "
+                        "cluster (pip install 'restora[cluster]'); IN_DIR and OUT_DIR must then be paths every "
+                        "worker sees (a shared filesystem)")
+    p.add_argument("--address", metavar="auto|HOST:PORT",
+                   help="with --engine ray: the cluster to join ('auto': the running one; default: start a "
+                        "local Ray instance with this machine's CPUs)")
+    p.add_argument("--cpus-per-job", type=float, metavar="N", help="with --engine ray: CPUs per worker (default 1)")
+    p.add_argument("--gpus-per-job", type=float, metavar="N", help="with --engine ray: GPUs per worker (default 0)")
     p.set_defaults(func=run)
+
+
+RAY_ONLY = (("address", "--address"), ("cpus_per_job", "--cpus-per-job"), ("gpus_per_job", "--gpus-per-job"))
+
+
+def check_engine(args: argparse.Namespace) -> None:
+    """Usage errors for engine options; with ``--engine ray``, also that Ray can be imported."""
+    engine = getattr(args, "engine", "local")
+    if engine != "ray":
+        given = [flag for attr, flag in RAY_ONLY if getattr(args, attr, None) is not None]
+        if given:
+            raise UsageError(f"{', '.join(given)} only apply with --engine ray")
+        return
+    from restora.cli.batch_ray import check_args
+
+    check_args(args)
 
 
 def find_inputs(root: Path, exclude: Path) -> list[Path]:
@@ -67,9 +96,10 @@ def destination(preset, root: Path, path: Path, out_root: Path, fmt: str | None)
 def run(args: argparse.Namespace) -> int:
     from restora.graph.file_job import plan_outputs
 
+    check_engine(args)
     preset = load_with_overrides(args)
     options = output_options(args)
-    if args.jobs < 1 or args.jobs > 64:
+    if args.jobs is not None and (args.jobs < 1 or args.jobs > 64):
         raise UsageError(f"--jobs {args.jobs} is out of range [1, 64]")
     if not args.input_dir.is_dir():
         raise AudioInputError(f"{args.input_dir}: not a folder")
@@ -102,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     ok = sum(row["status"] == "ok" for row in rows)
     log.info("%d processed, %d failed, %d skipped%s%s", ok, len(failed),
              sum(row["status"] == "skipped" for row in rows), ", cancelled" if cancelled else "",
-             providers_note() if args.jobs == 1 else "")
+             providers_note() if getattr(args, "engine", "local") == "local" and _local_jobs(args) == 1 else "")
     for row in failed:
         log.error("failed: %s", row["error"])
     if cancelled:
@@ -119,28 +149,38 @@ def _duration(path: Path) -> float:
         return 0.0
 
 
+def _local_jobs(args) -> int:
+    return args.jobs or 1
+
+
 def _run_jobs(preset, options, jobs, args, rows, total) -> None:
     from restora.cli.progress import batch_bar
 
     meter = bool(args.report)
     show = not getattr(args, "quiet", False) and sys.stderr.isatty()
     with batch_bar(total, len(jobs), show) as bar:
-        if args.jobs == 1:
-            for path, out in jobs:
-                row = _one(preset, path, out, options, meter)
-                rows.append(row)
-                _advance(bar, float(row["duration_s"] or _duration(path)))
+        def done(path: Path, row: dict) -> None:
+            rows.append(row)
+            _advance(bar, float(row["duration_s"] or _duration(path)))
+
+        if getattr(args, "engine", "local") == "ray":
+            from restora.cli.batch_ray import run_jobs
+
+            run_jobs(preset, options, jobs, meter, args, done)
             return
-        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        workers = _local_jobs(args)
+        if workers == 1:
+            for path, out in jobs:
+                done(path, _one(preset, path, out, options, meter))
+            return
+        with ProcessPoolExecutor(max_workers=workers) as pool:
             pending = {pool.submit(_one, preset, path, out, options, meter): path for path, out in jobs}
             try:
                 while pending:
                     finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                     for future in finished:
                         path = pending.pop(future)
-                        row = future.result()
-                        rows.append(row)
-                        _advance(bar, float(row["duration_s"] or _duration(path)))
+                        done(path, future.result())
             except KeyboardInterrupt:
                 for future in pending:
                     future.cancel()

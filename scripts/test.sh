@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
+.venv/bin/python -m pip install -q -e ".[cluster]"  # Ray, for the --engine ray tests
 QT_QPA_PLATFORM=offscreen .venv/bin/python -m pytest -q "$@"
