@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
 import time
 from collections import deque
 from pathlib import Path
@@ -106,6 +107,8 @@ def _connect(ray, args) -> bool:
     if ray.is_initialized():
         return False
     address = getattr(args, "address", None)
+    if address and address != "auto":
+        _check_reachable(address)
     try:
         if address:
             ray.init(address=address, logging_level=logging.WARNING)
@@ -116,6 +119,17 @@ def _connect(ray, args) -> bool:
         where = f"the Ray cluster at {address}" if address else "a local Ray instance"
         raise UsageError(f"cannot start or join {where}: {exc}") from None
     return True
+
+
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail fast on a ``HOST:PORT`` nothing answers on (ray.init would retry for minutes without a word)."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"--address {address!r}: expected auto or HOST:PORT")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise UsageError(f"--address {address}: no Ray cluster answers there ({exc.strerror or exc})") from None
 
 
 def worker_count(ray, args, files: int) -> int:
@@ -192,9 +206,14 @@ def run_jobs(preset, options, jobs: list[tuple[Path, Path]], meter: bool, args, 
         _wait_gone(ray, pids)
         if started:
             ray.shutdown()
-        from restora.dsp.partial_files import remove_leftovers
+        from restora.dsp.partial_files import remove_leftovers, remove_parts_of
+        from restora.graph.file_job import plan_outputs
 
         remove_leftovers(args.output, recursive=True)
+        # Workers on other hosts leave temporary names whose process ids mean nothing here: every
+        # writer of this batch is gone now, so whatever is left of its outputs' temporary files goes.
+        remove_parts_of(target for path, out in jobs for target in plan_outputs(preset, path, out,
+                                                                                  args.format).values())
 
 
 def _kill(ray, actor) -> None:

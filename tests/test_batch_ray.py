@@ -158,6 +158,22 @@ def test_engine_ray_without_ray_says_how_to_install(tmp_path, capsys, monkeypatc
     assert not (tmp_path / "out").exists()
 
 
+def test_an_address_nothing_answers_on_fails_fast(tmp_path, capsys):
+    import socket
+    import time
+
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    src = tmp_path / "in"
+    tone(src / "a.wav")
+    started = time.monotonic()
+    rc, _, err = restora(capsys, "batch", src, "-o", tmp_path / "out", "--preset", gain_preset(tmp_path),
+                         "--engine", "ray", "--address", f"127.0.0.1:{port}")
+    assert rc == 2 and "no Ray cluster answers" in err and "Traceback" not in err
+    assert time.monotonic() - started < 30 and not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("option", [["--address", "auto"], ["--cpus-per-job", "2"], ["--gpus-per-job", "1"]])
 def test_ray_options_need_engine_ray(tmp_path, capsys, option):
     src = tmp_path / "in"

@@ -305,6 +305,24 @@ def test_a_refused_write_mid_file_leaves_nothing(tmp_path, preset):
     assert list(out.iterdir()) == []
 
 
+def test_temporary_names_carry_the_host_and_other_hosts_files_are_left_to_them(tmp_path):
+    from restora.dsp import partial_files
+
+    host = partial_files.host_tag()
+    assert partial_files.part_prefix(tmp_path / "a.wav") == f".a.wav.restora-part-{host}-{os.getpid()}-"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    ours = tmp_path / f".a.wav.restora-part-{host}-{dead.pid}-abcd"
+    theirs = tmp_path / f".b.wav.restora-part-othernode-{dead.pid}-efgh"  # maybe still writing there
+    for path in (ours, theirs):
+        path.write_bytes(b"half a file")
+    assert partial_files.remove_leftovers(tmp_path) == 1 and not ours.exists() and theirs.exists()
+    other = tmp_path / f".c.wav.restora-part-othernode-{os.getpid()}-ijkl"
+    other.write_bytes(b"half")
+    # once the batch owning b.wav has ended, its leftovers go whoever wrote them; c.wav is not its output
+    assert partial_files.remove_parts_of([tmp_path / "b.wav"]) == 1 and not theirs.exists() and other.exists()
+
+
 def test_leftovers_of_a_killed_run_are_removed_and_live_ones_kept(tmp_path):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
