@@ -104,11 +104,11 @@ def _arm_kill_hook(marker: Path, path: Path) -> None:
 
 def _connect(ray, args) -> bool:
     """Join or start Ray; True when this call started it (and must shut it down)."""
-    if ray.is_initialized():
-        return False
     address = getattr(args, "address", None)
     if address and address != "auto":
-        _check_reachable(address)
+        _check_reachable(address)  # even when Ray is already up in this process: the user named a cluster
+    if ray.is_initialized():
+        return False
     try:
         if address:
             ray.init(address=address, logging_level=logging.WARNING)
