@@ -44,19 +44,20 @@ def register(sub, common) -> None:
                    help="fold: spectral translation of the octave below the cut-off; neural: the trained "
                         f"sr-extender model, restoring up to 24 kHz (default {DEFAULT_METHOD})")
     p.add_argument("--generated", type=Path, metavar="OUT2", help="also write the restored band alone here")
+    p.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads for the neural method (default 1)")
     p.add_argument("--json", action="store_true", help="print the cut-off, rates and method as JSON")
     add_format_options(p)
     p.set_defaults(func=run)
 
 
-def upscale_preset(target_rate: int, cutoff: str, method: str, generated: bool):
+def upscale_preset(target_rate: int, cutoff: str, method: str, generated: bool, threads: int = 1):
     """The one-node graph: ``main`` (and ``generated``, the restored band) of an ``upscale`` node."""
     from restora.graph.preset import preset_from_dict
 
     outputs = {"main": "up", **({"generated": "up.generated"} if generated else {})}
     return preset_from_dict({"restora_preset": 1, "name": "upscale", "outputs": outputs, "nodes": [
         {"id": "up", "type": "upscale", "params": {"target_rate": target_rate, "cutoff": cutoff,
-                                                    "method": method}}]}, "restora upscale")
+                                                    "method": method, "threads": threads}}]}, "restora upscale")
 
 
 def checked_settings(target_rate: int, cutoff: str, input_rate: int) -> tuple[int, float | None]:
@@ -102,10 +103,12 @@ def run(args: argparse.Namespace) -> int:
     paths = _paths(args)
     info = audio_io.probe(args.input)  # missing or unreadable input: AudioInputError (exit 3)
     rate, hz = checked_settings(args.target_rate, args.cutoff, info.sample_rate)
+    if not 1 <= args.threads <= 16:
+        raise UsageError(f"--threads {args.threads} is out of range [1, 16]")
     if args.method == "neural":  # a missing model: one ModelError line (exit 5) before anything is written
         from restora.models import sr_extender
-        sr_extender.extender(None)
-    preset = upscale_preset(rate, "auto" if hz is None else repr(hz), args.method, bool(args.generated))
+        sr_extender.extender(args.threads)
+    preset = upscale_preset(rate, "auto" if hz is None else repr(hz), args.method, bool(args.generated), args.threads)
     show = not getattr(args, "quiet", False) and sys.stderr.isatty() and not args.json
     with FileProgress(args.input.name, enabled=show) as bar:
         result = process_file(preset, args.input, args.output, options, progress=bar.update, paths=paths)

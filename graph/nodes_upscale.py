@@ -135,6 +135,7 @@ class UpscaleNode(Node):
         Param("method", DEFAULT_METHOD, kind="choice", choices=METHODS,
               doc="fold: spectral translation of the octave below the cut-off; "
                   "neural: the trained sr-extender model (restores up to 24 kHz)"),
+        Param("threads", 1, kind="int", minimum=1, maximum=16, doc="ONNX Runtime threads (neural)"),
     )
 
     def __init__(self, **params: Any) -> None:
@@ -158,7 +159,7 @@ class UpscaleNode(Node):
                              "too little band to extend from")
         if self.params["method"] == "neural":  # heavy, and may be missing: load before any audio is read
             from restora.models import sr_extender
-            self._extender = sr_extender.extender(None)
+            self._extender = sr_extender.extender(self.params["threads"])
         self._window = max(int(round(ANALYSIS_S * sample_rate)), 1)
         self._held = BlockFifo(channels)      # input held until the analysis window is complete
         self._estimator = BandwidthEstimator(sample_rate) if self._cutoff is None else None

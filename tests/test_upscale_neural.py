@@ -213,3 +213,14 @@ def test_process_preset_with_a_missing_model_exits_5_and_leaves_no_file(tmp_path
     err = capsys.readouterr().err
     assert code == 5 and "sr-extender" in err and "Traceback" not in err
     assert list(out_dir.iterdir()) == []
+
+
+def test_threads_reach_the_model_session_and_absurd_counts_are_usage_errors(tmp_path, capsys, monkeypatch, tiny):
+    asked = []
+    monkeypatch.setattr(sr_extender, "extender", lambda threads=None: asked.append(threads) or tiny)
+    src, _ = _input(tmp_path)
+    assert main(["upscale", str(src), "-o", str(tmp_path / "o.wav"), "--method", "neural", "--threads", "3"]) == 0
+    assert asked and set(asked) == {3}
+    for bad in ("0", "17"):
+        assert main(["upscale", str(src), "-o", str(tmp_path / "b.wav"), "--threads", bad]) == 2
+        assert "--threads" in capsys.readouterr().err and not (tmp_path / "b.wav").exists()

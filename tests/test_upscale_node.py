@@ -58,7 +58,7 @@ def test_registered_with_its_params_and_builtin_preset():
     assert "upscale" in node_types()
     cls = node_class("upscale")
     assert cls.OUTPUTS == ("main", "generated")
-    assert [p.name for p in cls.PARAMS] == ["target_rate", "cutoff", "method"]
+    assert [p.name for p in cls.PARAMS] == ["target_rate", "cutoff", "method", "threads"]
     assert "fold" in nodes_upscale.METHODS
     assert load_preset("upscale").nodes[0].type == "upscale"
 
