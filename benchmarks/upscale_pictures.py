@@ -62,7 +62,6 @@ DEFAULT_NAMES = {"speech": ("librivox_flatland", "ktuberling_lt/egypt_boy"),
                  "music": ("Hungarian_Dance", "pop909_005")}
 DB_RANGE = (-100.0, 0.0)
 MAX_HZ = 24000.0
-NEURAL_RATE = 48000
 TITLES = {"plain": "degraded (plain resampling)", "fold": "fold", "neural": "neural"}
 
 
@@ -71,7 +70,6 @@ TITLES = {"plain": "degraded (plain resampling)", "fold": "fold", "neural": "neu
 def neural_method(onnx: Path | None, threads: int | None):
     """``fn(audio, sr, cutoff)`` running the SR extender at 48 kHz, or None (with a note) when there is none."""
     from restora.errors import ModelError
-    from restora.graph.nodes_upscale import neural_band
     from restora.models.sr_extender import SRExtender, extender
 
     try:
@@ -79,11 +77,7 @@ def neural_method(onnx: Path | None, threads: int | None):
     except ModelError as exc:
         print(f"note: no neural column: {exc}")
         return None
-
-    def run(audio: np.ndarray, sr: float, cutoff: float) -> np.ndarray:
-        return audio + neural_band(model, audio, int(sr), cutoff)  # the upscale node's own path
-
-    return run
+    return uq.neural_with(model)  # the upscale node's own path, as the benchmark runs it
 
 
 # -- examples ----------------------------------------------------------------

@@ -76,13 +76,22 @@ FLOOR = 1e-10
 MIN_HF_DB = -50.0
 
 Method = Callable[[np.ndarray, float, float], np.ndarray]
-def neural(audio: np.ndarray, sr: float, cutoff: float) -> np.ndarray:
-    """The upscale node's ``neural`` path: the shipped ``sr-extender`` at 48 kHz, only its added band resampled back
-    and added to the input (:func:`restora.graph.nodes_upscale.neural_band`)."""
+def neural_with(model) -> Method:
+    """The upscale node's ``neural`` path with ``model`` (an SRExtender): it works at 48 kHz, and only its added
+    band is resampled back and added to the input (:func:`restora.graph.nodes_upscale.neural_band`)."""
     from restora.graph.nodes_upscale import neural_band
+
+    def run(audio: np.ndarray, sr: float, cutoff: float) -> np.ndarray:
+        return audio + neural_band(model, audio, int(sr), cutoff)
+
+    return run
+
+
+def neural(audio: np.ndarray, sr: float, cutoff: float) -> np.ndarray:
+    """:func:`neural_with` the shipped ``sr-extender``."""
     from restora.models.sr_extender import extender
 
-    return audio + neural_band(extender(), audio, int(sr), cutoff)
+    return neural_with(extender())(audio, sr, cutoff)
 
 
 METHODS: dict[str, Method] = {

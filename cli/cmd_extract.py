@@ -66,8 +66,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError('--query is empty: say what to extract, e.g. --query "dog barking"')
     if not 0.0 <= args.strength <= 1.0:
         raise UsageError(f"--strength {args.strength:g} is out of range [0, 1]")
-    if not 1 <= args.threads <= 16:
-        raise UsageError(f"--threads {args.threads} is out of range [1, 16]")
+    from restora.cli.cmd_process import check_threads
+
+    check_threads(args.threads)
     info = extractor(args.threads).understand(args.query)  # the node warns when it is not confident
     preset = extract_preset(info.text, args.mode, args.strength, args.threads, bool(args.residual))
     show = not getattr(args, "quiet", False) and sys.stderr.isatty() and not args.json

@@ -127,3 +127,9 @@ def run_presets(args: argparse.Namespace) -> int:
         outputs = ", ".join(preset.outputs)
         print(f"{name:20s} outputs: {outputs}\n{'':20s} {preset.description}")
     return 0
+
+
+def check_threads(threads: int) -> None:
+    """Usage error for an ONNX Runtime thread count outside what the model nodes accept (1..16)."""
+    if not 1 <= threads <= 16:
+        raise UsageError(f"--threads {threads} is out of range [1, 16]")

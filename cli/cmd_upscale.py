@@ -103,8 +103,9 @@ def run(args: argparse.Namespace) -> int:
     paths = _paths(args)
     info = audio_io.probe(args.input)  # missing or unreadable input: AudioInputError (exit 3)
     rate, hz = checked_settings(args.target_rate, args.cutoff, info.sample_rate)
-    if not 1 <= args.threads <= 16:
-        raise UsageError(f"--threads {args.threads} is out of range [1, 16]")
+    from restora.cli.cmd_process import check_threads
+
+    check_threads(args.threads)
     if args.method == "neural":  # a missing model: one ModelError line (exit 5) before anything is written
         from restora.models import sr_extender
         sr_extender.extender(args.threads)

@@ -160,7 +160,7 @@ class UpscaleNode(Node):
         if self.params["method"] == "neural":  # heavy, and may be missing: load before any audio is read
             from restora.models import sr_extender
             self._extender = sr_extender.extender(self.params["threads"])
-        self._window = max(int(round(ANALYSIS_S * sample_rate)), 1)
+        self._window = analysis_frames(sample_rate)
         self._held = BlockFifo(channels)      # input held until the analysis window is complete
         self._estimator = BandwidthEstimator(sample_rate) if self._cutoff is None else None
         self._power_stft = StreamingSTFT(N_FFT, HOP, "hann")  # long-term spectrum for the slope
@@ -255,11 +255,16 @@ class UpscaleNode(Node):
         return {"main": (dry + generated).astype(np.float32), "generated": generated}
 
 
+def analysis_frames(rate: int) -> int:
+    """Frames at ``rate`` Hz that ``cutoff=auto`` (and the fold method's slope) are measured on."""
+    return max(int(round(ANALYSIS_S * rate)), 1)
+
+
 def measure_cutoff(head: np.ndarray, rate: int) -> float | None:
     """The cut-off (Hz) ``cutoff=auto`` measures on a stream that starts with ``head`` [frames, channels] at
     ``rate`` Hz: only its first ``ANALYSIS_S`` seconds count; None when there is no content."""
     estimator = BandwidthEstimator(rate)
-    estimator.process(np.asarray(head[:max(int(round(ANALYSIS_S * rate)), 1)], np.float32))
+    estimator.process(np.asarray(head[:analysis_frames(rate)], np.float32))
     return estimator.finish()
 
 
@@ -276,7 +281,7 @@ def fix_auto_cutoffs(preset: Preset, head: Callable[[int], np.ndarray], rate: in
               and parse_cutoff(s.params.get("cutoff", "auto")) is None]
     if not wanted:
         return preset
-    cutoff = measure_cutoff(head(max(int(round(ANALYSIS_S * rate)), 1)), rate)
+    cutoff = measure_cutoff(head(analysis_frames(rate)), rate)
     if cutoff is None or not MIN_CUTOFF_HZ <= cutoff < min(FULL_BAND_HZ, FULL_BAND_FRACTION * rate / 2):
         return preset
     return preset.with_overrides([f"{s.id}.cutoff={cutoff!r}" for s in wanted])  # exact: as measured from the start
