@@ -85,7 +85,7 @@ METHODS = ("fold", "neural")
 DEFAULT_METHOD = "neural"
 #: "neural" windows in seconds: one sr_extender chunk (CHUNK_S, OVERLAP_S) each, so at 48 kHz the node
 #: cuts the stream exactly where SRExtender.extend would, and each window is a single model pass.
-WINDOW_S, OVERLAP_S = 10.0, 1.0
+WINDOW_S, OVERLAP_S = 10.0, 1.5
 ANALYSIS_S = 20.0       # seconds from the start used to measure the cut-off and slope
 FULL_BAND_HZ = 20000.0  # content up to here misses nothing audible
 MIN_CUTOFF_HZ = 1000.0  # below this there is too little band to copy from

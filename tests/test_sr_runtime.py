@@ -20,12 +20,15 @@ RATE = sr_extender.RATE
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    """A small SRNet with random weights (the output layer too, so the gains are not all zero), exported."""
+    """A small SRNet with random weights (the output layer and the flattening head too, so the gains are not all
+    zero and the copy's fine structure is partly removed), exported."""
     torch.manual_seed(0)
-    net = sr_net.SRNet(channels=16, dilations=(1, 2)).eval()
+    net = sr_net.SRNet(channels=16, dilations=(1, 2), flatten=(9,)).eval()
     with torch.no_grad():
         net.out.weight.normal_(0.0, 0.05)
         net.out.bias.normal_(-0.3, 0.2)  # copy about as loud as the input
+        net.flat.weight.normal_(0.0, 0.3)
+        net.flat.bias.fill_(0.0)  # removes about half of the fine structure
     path = tmp_path_factory.mktemp("sr") / "sr.onnx"
     export_sr.export(net, path)
     return net, path

@@ -186,8 +186,72 @@ def test_export_rebuilds_the_network_the_run_stored(tmp_path):
 def test_export_refuses_a_context_longer_than_the_runtime_overlap(tmp_path):
     import export_sr
 
-    net = sr_net.SRNet(channels=8, dilations=(64, 64))
-    assert sr_net.receptive_frames((64, 64)) > 187
-    torch.save({"state": net.state_dict(), "step": 1, "channels": 8, "dilations": [64, 64]}, tmp_path / "weights.pt")
+    from restora.models.sr_extender import OVERLAP_S
+
+    net = sr_net.SRNet(channels=8, dilations=(128, 64))
+    assert sr_net.receptive_frames((128, 64)) > OVERLAP_S * sr_net.RATE / sr_net.HOP
+    torch.save({"state": net.state_dict(), "step": 1, "channels": 8, "dilations": [128, 64]}, tmp_path / "weights.pt")
     with pytest.raises(SystemExit, match="overlap"):
         export_sr.network_of(tmp_path)
+
+
+def test_a_grown_network_starts_where_the_smaller_one_was(tmp_path):
+    torch.manual_seed(0)
+    small = sr_net.SRNet(channels=16, dilations=(1, 2)).eval()
+    torch.nn.init.normal_(small.out.weight, std=0.05)
+    torch.save({"state": small.state_dict(), "step": 5}, tmp_path / "weights.pt")
+    big = sr_net.SRNet(channels=16, dilations=(1, 2, 16)).eval()
+    assert train_sr.grow_from(big, tmp_path / "weights.pt")["grown_blocks"] == [2]
+    logmag, cutoff = torch.randn(2, sr_net.BINS, 40) - 2.0, torch.tensor([0.3, 0.7])
+    with torch.no_grad():
+        assert torch.allclose(big.core(logmag, cutoff), small.core(logmag, cutoff), atol=1e-6)
+    # the appended block still learns: its normalisation scale has a gradient
+    big.train()
+    big.core(logmag, cutoff).square().mean().backward()
+    assert big.blocks[2].norm.weight.grad.abs().sum() > 0
+
+
+def test_growing_refuses_weights_of_another_width(tmp_path):
+    torch.save({"state": sr_net.SRNet(channels=8, dilations=(1,)).state_dict(), "step": 1}, tmp_path / "weights.pt")
+    with pytest.raises((SystemExit, RuntimeError)):
+        train_sr.grow_from(sr_net.SRNet(channels=16, dilations=(1, 2)), tmp_path / "weights.pt")
+
+
+def test_flattening_removes_the_copys_fine_structure_and_keeps_its_level():
+    torch.manual_seed(0)
+    net = sr_net.SRNet(channels=16, dilations=(1,), flatten=(9,)).eval()
+    cutoff = torch.tensor([0.4])
+    logmag = torch.randn(1, sr_net.BINS, 20) - 3.0  # a jagged spectrum, like noise
+    with torch.no_grad():
+        net.flat.bias.fill_(20.0)  # amount 1: all of the fine structure removed
+        gain = net.core(logmag, cutoff)
+    kc = int(sr_net.cutoff_bin(cutoff))
+    copy = torch.gather(logmag, 1, sr_net.fold_indices(torch.tensor([kc])).unsqueeze(-1).expand(-1, -1, 20))
+    shaped = (copy + gain)[0, kc + 8:sr_net.BINS - 8]
+    assert shaped.std(0).mean() < 0.35 * copy[0, kc + 8:sr_net.BINS - 8].std(0).mean()
+    assert abs(shaped.mean() - copy[0, kc:].mean()) < 0.3  # log10 units: the level stays within 6 dB
+
+
+@pytest.mark.parametrize("stored, widths", [(True, (9,)), ([9, 33], (9, 33))])  # True: the first runs' flag
+def test_export_rebuilds_a_flattening_network(tmp_path, stored, widths):
+    import export_sr
+
+    net = sr_net.SRNet(channels=16, dilations=(1,), flatten=widths)
+    torch.save({"state": net.state_dict(), "step": 3, "channels": 16, "dilations": [1], "flatten": stored},
+               tmp_path / "weights.pt")
+    rebuilt = export_sr.network_of(tmp_path)
+    rebuilt.load_state_dict(torch.load(tmp_path / "weights.pt")["state"])
+    assert rebuilt.flat_widths == widths
+
+
+def test_growing_keeps_the_saved_flattening_width_and_adds_one(tmp_path):
+    torch.manual_seed(0)
+    small = sr_net.SRNet(channels=16, dilations=(1,), flatten=(9,)).eval()
+    torch.nn.init.normal_(small.flat.weight, std=0.3)
+    torch.save({"state": small.state_dict(), "step": 5}, tmp_path / "weights.pt")
+    big = sr_net.SRNet(channels=16, dilations=(1, 64), flatten=(9, 33)).eval()
+    train_sr.grow_from(big, tmp_path / "weights.pt")
+    assert torch.equal(big.flat.weight[0], small.flat.weight[0]) and big.flat.bias[1] < -5
+    logmag, cutoff = torch.randn(1, sr_net.BINS, 30) - 2.0, torch.tensor([0.4])
+    with torch.no_grad():
+        assert (big.core(logmag, cutoff) - small.core(logmag, cutoff)).abs().max() < 0.05

@@ -20,7 +20,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from onnx_export import export_method, load_trained, max_abs_difference, record_in_card  # noqa: E402
-from sr_net import BINS, DILATIONS, HOP, N_FFT, RATE, SRNet, parameter_count, receptive_frames  # noqa: E402
+from sr_net import BINS, DILATIONS, FLAT_WIDTHS, HOP, N_FFT, RATE, SRNet, parameter_count, receptive_frames  # noqa: E402
 
 from restora.models.sr_extender import OVERLAP_S  # noqa: E402
 from restora.models.store import sha256_of  # noqa: E402
@@ -117,7 +117,9 @@ def network_of(run: Path) -> SRNet:
     if receptive_frames(dilations) > OVERLAP_S * RATE / HOP:
         raise SystemExit(f"dilations {dilations} see {receptive_frames(dilations)} frames, more than the runtime's "
                          f"{OVERLAP_S} s overlap ({OVERLAP_S * RATE / HOP:.0f} frames): raise sr_extender.OVERLAP_S")
-    return SRNet(channels=int(saved.get("channels", 192)), dilations=dilations)
+    flatten = saved.get("flatten") or []
+    flatten = FLAT_WIDTHS if flatten is True else flatten  # the first flattening runs stored a flag: one 9-bin width
+    return SRNet(channels=int(saved.get("channels", 192)), dilations=dilations, flatten=flatten)
 
 
 def main(argv=None) -> None:

@@ -9,9 +9,13 @@ the network only predicts how loud each copied bin should be: a gain
 the log-magnitude of the band below the cut-off (bins above are masked to
 zero, so it cannot rely on whatever a codec left there) and the normalised
 cut-off through FiLM in every block. Frames are the sequence axis (Conv1d
-with the 513 bins as channels): cheap on a CPU (about 1.3 M multiply-adds
+with the 513 bins as channels): cheap on a CPU (about 1.4 M multiply-adds
 per 5.3 ms frame), and the context is causal except for one frame of
 look-ahead in the first layer.
+
+With ``flatten`` widths, a head also says, per frame, how much of the
+copy's own bin-to-bin fine structure to smooth away (:func:`fine_structure`);
+the gains include that, so the ONNX graph's output keeps its meaning.
 
 Why gains over a folded copy rather than a generated spectrum: the copy keeps
 the fine structure (harmonics, noise texture, transients) and a usable phase
@@ -42,6 +46,7 @@ CROSSOVER = 4  # bins (188 Hz) over which the input hands over to the generated 
 EPS = 1e-5
 DILATIONS = (1, 2, 4, 8, 1, 2)  # one residual block each
 GAIN_LIMITS = (-6.0, 2.0)  # log10 magnitude: -120 .. +40 dB relative to the folded copy
+FLAT_WIDTHS = (9,)  # bins of the local mean the flattening head subtracts, one amount each (9 bins: 211 Hz)
 
 
 def cutoff_bin(cutoff: torch.Tensor, bins: int = BINS) -> torch.Tensor:
@@ -69,6 +74,22 @@ def crossover(kc: torch.Tensor, bins: int = BINS) -> torch.Tensor:
     k = torch.arange(bins, device=kc.device)[None].float()
     t = ((k - kc[:, None].float() + 1.0) / CROSSOVER).clamp(0.0, 1.0)
     return 0.5 - 0.5 * torch.cos(math.pi * t)
+
+
+def fine_structure(logmag: torch.Tensor, cutoff: torch.Tensor, width: int) -> torch.Tensor:
+    """[B, F, T]: the folded copy's log-magnitude minus its mean over ``width`` (odd) neighbouring bins.
+
+    Why: a log-spectral distance (the benchmark's measure, and our loss) taken
+    per bin punishes the copy's own random peaks and dips wherever the true
+    band is noise-like, whose bins are as random but elsewhere; subtracting
+    this term (times the head's 0..1 amount) keeps the copy's envelope and
+    phase with a smoother magnitude.
+    """
+    src = fold_indices(cutoff_bin(cutoff, logmag.shape[1]), logmag.shape[1])
+    copy = torch.gather(logmag, 1, src.unsqueeze(-1).expand(-1, -1, logmag.shape[2]))
+    local = nn.functional.avg_pool2d(copy.unsqueeze(1), (width, 1), stride=1, padding=(width // 2, 0),
+                                     count_include_pad=False).squeeze(1)
+    return copy - local
 
 
 class FrameNorm(nn.Module):
@@ -107,9 +128,14 @@ class Block(nn.Module):
 
 
 class SRNet(nn.Module):
-    """``core(logmag [B, F, T], cutoff [B]) → gain [B, F, T]`` (log10 magnitude over the folded copy)."""
+    """``core(logmag [B, F, T], cutoff [B]) → gain [B, F, T]`` (log10 magnitude over the folded copy).
 
-    def __init__(self, bins: int = BINS, channels: int = 192, dilations=DILATIONS) -> None:
+    ``flatten``: widths (bins) of a head predicting, per frame and width, how
+    much of the copy's fine structure at that width (:func:`fine_structure`)
+    to remove (0..1); empty: no head.
+    """
+
+    def __init__(self, bins: int = BINS, channels: int = 192, dilations=DILATIONS, flatten=()) -> None:
         super().__init__()
         self.bins = bins
         self.cond = nn.Sequential(nn.Linear(2, 64), nn.GELU(), nn.Linear(64, 64))
@@ -118,6 +144,11 @@ class SRNet(nn.Module):
         self.out = nn.Conv1d(channels, bins, 1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
+        self.flat_widths = tuple(int(w) for w in flatten)
+        self.flat = nn.Conv1d(channels, len(self.flat_widths), 1) if self.flat_widths else None
+        if self.flat is not None:
+            nn.init.zeros_(self.flat.weight)
+            nn.init.constant_(self.flat.bias, -3.0)  # starts close to the plain copy (amount 0.05)
 
     def core(self, logmag: torch.Tensor, cutoff: torch.Tensor) -> torch.Tensor:
         mask = low_mask(cutoff, self.bins).unsqueeze(-1)  # [B, F, 1]
@@ -128,7 +159,12 @@ class SRNet(nn.Module):
         h = nn.functional.gelu(self.inp(nn.functional.pad(x, (1, 1))))
         for block in self.blocks:
             h = block(h, c)
-        return self.out(h).clamp(*GAIN_LIMITS)
+        gain = self.out(h)
+        if self.flat is not None:
+            amounts = torch.sigmoid(self.flat(h))  # [B, widths, T]
+            for i, width in enumerate(self.flat_widths):
+                gain = gain - amounts[:, i:i + 1] * fine_structure(logmag, cutoff, width)
+        return gain.clamp(*GAIN_LIMITS)
 
     def forward(self, spec: torch.Tensor, cutoff: torch.Tensor) -> torch.Tensor:
         """Extended spectrum of ``spec`` [B, F, T] complex, cut-off [B] (fraction of Nyquist)."""
@@ -142,6 +178,13 @@ def extend(spec: torch.Tensor, cutoff: torch.Tensor, gain: torch.Tensor) -> torc
     copy = torch.gather(spec, 1, src) * torch.pow(10.0, gain)
     w = crossover(kc, spec.shape[1]).unsqueeze(-1)
     return spec * (1.0 - w) + copy * w
+
+
+def start_as_identity(block: Block) -> None:
+    """Make a residual block pass its input through unchanged (its normalisation's scale and shift at zero, no
+    FiLM), so a block appended to a trained network starts where that network was and learns from there."""
+    for p in (block.norm.weight, block.norm.bias, block.film.weight, block.film.bias):
+        nn.init.zeros_(p)
 
 
 def receptive_frames(dilations=DILATIONS) -> int:
