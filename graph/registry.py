@@ -35,15 +35,22 @@ def register_node_type(type_name: str, cls: type[Node]) -> None:
     _EXTRA[type_name] = cls
 
 
-def node_types() -> list[str]:
-    """Names of every node type, sorted."""
-    return sorted(set(_NODE_TYPES) | set(_EXTRA))
+def node_types(added: bool = True) -> list[str]:
+    """Names of every node type, sorted: the bundled ones, then (``added``) ``model:<id>`` for each model the
+    user added."""
+    from restora.graph import nodes_user_model
+
+    return sorted(set(_NODE_TYPES) | set(_EXTRA)) + (nodes_user_model.type_names() if added else [])
 
 
 def node_class(type_name: str) -> type[Node]:
-    """The class implementing ``type_name``; UsageError when unknown."""
+    """The class implementing ``type_name``; UsageError when unknown (ModelError for an unknown added model)."""
     if type_name in _EXTRA:
         return _EXTRA[type_name]
+    if type_name.startswith("model:"):
+        from restora.graph import nodes_user_model
+
+        return nodes_user_model.node_class(type_name)
     try:
         target = _NODE_TYPES[type_name]
     except KeyError:

@@ -1,7 +1,9 @@
 """Model cards: what each bundled-by-reference model is, where its files come from, its licence.
 
-A card lives in ``models/cards/<id>.json`` (shipped as package data) and holds:
+A card lives in ``models/cards/<id>.json`` (shipped as package data); the
+format (1) is documented in docs/model-cards.md, which users' cards share. It holds:
 
+- ``format``: 1;
 - ``id``, ``task``, ``name``; ``sample_rate`` (Hz, the model's native rate) and
   ``bandwidth_hz`` (the highest frequency it can output);
 - ``licence``, ``licence_url``, ``attribution``;
@@ -66,6 +68,8 @@ class ModelCard:
 
 
 def _parse(data: dict[str, Any], origin: str) -> ModelCard:
+    if data.get("format", 1) != 1:
+        raise ModelError(f"model card {origin} has format {data.get('format')!r}; this Restora reads format 1")
     try:
         src = data["source"]
         if src["kind"] not in SOURCE_KINDS:

@@ -1,0 +1,118 @@
+"""A model the user added (``restora models add``) as a graph node: node type ``model:<id>``.
+
+Each added model gets its own node type (:func:`node_class`), so its stems
+are ports like a bundled separator's: ``main`` (the first stem), one port per
+stem the card names, and ``residual`` = input − the sum of the stems,
+computed at the node's rate so stems and residual add up to the input
+exactly, whatever resampling happened on the way to the model.
+
+At any node rate ``sr`` (Hz), audio float32 ``[frames, channels]``: blocks
+are resampled (soxr VHQ, streaming) to the contract's rate, run through the
+contract's streaming processor (:func:`restora.models.byo.runtimes.processor_for`:
+fixed chunks with cross-fades, or frame by frame with explicit recurrent
+state, so the output does not depend on the block size and memory is one
+chunk), and each stem is resampled back. Output sample ``i`` is aligned
+with input sample ``i``; the latency is released by :meth:`finish`.
+
+The model's files are checked against their manifest every time a node
+starts (:func:`restora.models.byo.user_store.load`); a damaged or removed
+model is a ModelError before any audio is read.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from restora.dsp.resample import StreamResampler
+from restora.graph.node import Block, Node, Outputs, Param, empty
+
+TYPE_PREFIX = "model:"
+
+
+class UserModelNode(Node):
+    """Base of the per-model node types; ``MODEL_ID`` and ``OUTPUTS`` are set by :func:`node_class`."""
+
+    MODEL_ID = ""
+    PARAMS = (Param("threads", 1, kind="int", minimum=1, maximum=16, doc="ONNX Runtime threads"),)
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self._stems: tuple[str, ...] = ()
+
+    def start(self, sample_rate: int, channels: int) -> None:
+        super().start(sample_rate, channels)
+        from restora.models.byo import runtimes, user_store
+        from restora.models.session import make_session
+
+        model = user_store.load(self.MODEL_ID)
+        contract = model.contract
+        session, _ = make_session(model.onnx, self.params["threads"])
+        self._stems = contract.stems
+        self._processor = runtimes.processor_for(session, contract, channels)
+        self._down = StreamResampler(sample_rate, contract.sample_rate, channels, "VHQ")
+        self._up = {s: StreamResampler(contract.sample_rate, sample_rate, channels, "VHQ") for s in self._stems}
+        self._pending = {s: empty(channels) for s in self._stems}
+        self._mix = empty(channels)
+
+    def process(self, block: Block) -> Outputs:
+        block = np.asarray(block, np.float32)
+        self._mix = np.concatenate([self._mix, block])
+        stems = self._processor.process(self._down.process(block))
+        return self._emit({s: self._up[s].process(stems[s]) for s in self._stems})
+
+    def finish(self) -> Outputs:
+        flushed = self._down.finish()
+        more = self._processor.process(flushed) if len(flushed) else {}
+        last = self._processor.finish()
+        tail = {}
+        for s in self._stems:
+            at_model = np.concatenate([more.get(s, empty(self.channels)), last[s]])
+            tail[s] = np.concatenate([self._up[s].process(at_model), self._up[s].finish()])
+        out = self._emit(tail)
+        # A round trip through another rate can lose a frame or two to rounding: pad to the input's length.
+        pad = {s: np.zeros((max(0, len(self._mix) - len(self._pending[s])), self.channels), np.float32)
+               for s in self._stems}
+        rest = self._emit(pad)
+        return {k: np.concatenate([v, rest[k]]) for k, v in out.items()}
+
+    def close(self) -> None:
+        self._processor = None
+
+    def _emit(self, new: dict[str, np.ndarray]) -> Outputs:
+        """Frames every stem and the input have in common; residual = input − sum of stems."""
+        for s in self._stems:
+            self._pending[s] = np.concatenate([self._pending[s], np.asarray(new[s], np.float32)])
+        n = min([len(self._mix)] + [len(p) for p in self._pending.values()])
+        stems = {s: self._pending[s][:n] for s in self._stems}
+        self._pending = {s: p[n:] for s, p in self._pending.items()}
+        mix, self._mix = self._mix[:n], self._mix[n:]
+        residual = (mix - sum(stems.values())).astype(np.float32)
+        return {"main": stems[self._stems[0]].copy(), **stems, "residual": residual}
+
+
+@lru_cache(maxsize=None)
+def _class_for(model_id: str, stems: tuple[str, ...], summary: str) -> type[UserModelNode]:
+    ports = ("main", *(s for s in stems if s not in ("main", "residual")), "residual")
+    return type(f"UserModel_{model_id}", (UserModelNode,),
+                {"type_name": TYPE_PREFIX + model_id, "MODEL_ID": model_id, "OUTPUTS": ports,
+                 "MAIN_PORT": stems[0] if stems[0] != "main" else None, "__doc__": summary})
+
+
+def node_class(type_name: str) -> type[UserModelNode]:
+    """The node class of ``model:<id>``; ModelError (naming the added ids) when no such model was added."""
+    from restora.models.byo import user_store
+
+    model = user_store.find(type_name[len(TYPE_PREFIX):])
+    c = model.contract
+    summary = f"{model.card.get('name', model.id)}: your {c.kind} model ({c.task}, {c.sample_rate} Hz)"
+    return _class_for(model.id, c.stems, summary)
+
+
+def type_names() -> list[str]:
+    """``model:<id>`` of every added model (for the palette and ``restora nodes``)."""
+    from restora.models.byo import user_store
+
+    return [TYPE_PREFIX + m.id for m in user_store.list_models()]
