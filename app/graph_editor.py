@@ -69,13 +69,7 @@ class Palette(QWidget):
         self.search.setAccessibleName("Search node types")
         self.list = QListWidget()
         self.list.setAccessibleName("Node types")
-        for type_name in node_types():
-            summary = type_summary(type_name)
-            item = QListWidgetItem(f"{type_name} — {summary}" if summary else type_name)
-            item.setData(ID_ROLE, type_name)
-            item.setToolTip(summary)
-            self.list.addItem(item)
-        self.list.setCurrentRow(0)
+        self.refresh()
         self.add_button = QPushButton("&Add")
         self.add_button.setAccessibleName("Add node")
         self.add_button.setToolTip("Insert the highlighted node type after the selected node")
@@ -87,6 +81,19 @@ class Palette(QWidget):
         self.search.returnPressed.connect(self._add_current)
         self.list.itemActivated.connect(self._add_current)
         self.add_button.clicked.connect(self._add_current)
+
+    def refresh(self) -> None:
+        """List the node types again (a model was added or removed), keeping the search filter."""
+        self.list.clear()
+        for type_name in node_types():
+            summary = type_summary(type_name)
+            item = QListWidgetItem(f"{type_name} — {summary}" if summary else type_name)
+            item.setData(ID_ROLE, type_name)
+            item.setToolTip(summary)
+            self.list.addItem(item)
+        self.list.setCurrentRow(0)
+        if hasattr(self, "search"):
+            self._filter(self.search.text())
 
     def _filter(self, text: str) -> None:
         needle = text.strip().lower()

@@ -157,6 +157,7 @@ class MainWindow(QMainWindow):
         self.scope_file_action.setChecked(True)
         p.addSeparator()
         self._action(p, "&Match EQ to reference…", self.eq_match_dialog)
+        self._action(p, "M&odels…", self.model_manager_dialog)
         t = bar.addMenu("&Playback")
         self._action(t, "Play / pause", self.player.toggle_play, "Space")
         self._action(t, "Stop", self.player.stop, "Ctrl+.")
@@ -409,6 +410,15 @@ class MainWindow(QMainWindow):
             self.batch_window = BatchDialog(self.chain.to_preset, parent=self)
         self.batch_window.show()
         self.batch_window.raise_()
+
+    def model_manager_dialog(self) -> None:
+        from restora.app.model_manager import ModelManagerDialog
+
+        if getattr(self, "model_window", None) is None:
+            self.model_window = ModelManagerDialog(parent=self)
+            self.model_window.models_changed.connect(self.editor.palette.refresh)
+        self.model_window.show()
+        self.model_window.raise_()
 
     def eq_match_dialog(self) -> None:
         from restora.app.eq_match_panel import EqMatchPanel, document_audio

@@ -2,9 +2,10 @@
 
 Each added model gets its own node type (:func:`node_class`), so its stems
 are ports like a bundled separator's: ``main`` (the first stem), one port per
-stem the card names, and ``residual`` = input − the sum of the stems,
-computed at the node's rate so stems and residual add up to the input
-exactly, whatever resampling happened on the way to the model.
+stem the card names, and ``rest`` = input − the sum of the stems,
+computed at the node's rate so the stems and ``rest`` add up to the input
+exactly, whatever resampling happened on the way to the model. (The graph's
+own ``<id>.residual`` is, as for every node, input − ``main``.)
 
 At any node rate ``sr`` (Hz), audio float32 ``[frames, channels]``: blocks
 are resampled (soxr VHQ, streaming) to the contract's rate, run through the
@@ -30,6 +31,7 @@ from restora.dsp.resample import StreamResampler
 from restora.graph.node import Block, Node, Outputs, Param, empty
 
 TYPE_PREFIX = "model:"
+REST = "rest"  # input - every stem (the graph's own "residual" port is input - main)
 
 
 class UserModelNode(Node):
@@ -82,20 +84,20 @@ class UserModelNode(Node):
         self._processor = None
 
     def _emit(self, new: dict[str, np.ndarray]) -> Outputs:
-        """Frames every stem and the input have in common; residual = input − sum of stems."""
+        """Frames every stem and the input have in common; rest = input − sum of stems."""
         for s in self._stems:
             self._pending[s] = np.concatenate([self._pending[s], np.asarray(new[s], np.float32)])
         n = min([len(self._mix)] + [len(p) for p in self._pending.values()])
         stems = {s: self._pending[s][:n] for s in self._stems}
         self._pending = {s: p[n:] for s, p in self._pending.items()}
         mix, self._mix = self._mix[:n], self._mix[n:]
-        residual = (mix - sum(stems.values())).astype(np.float32)
-        return {"main": stems[self._stems[0]].copy(), **stems, "residual": residual}
+        rest = (mix - sum(stems.values())).astype(np.float32)
+        return {"main": stems[self._stems[0]].copy(), **stems, REST: rest}
 
 
 @lru_cache(maxsize=None)
 def _class_for(model_id: str, stems: tuple[str, ...], summary: str) -> type[UserModelNode]:
-    ports = ("main", *(s for s in stems if s not in ("main", "residual")), "residual")
+    ports = ("main", *(s for s in stems if s not in ("main", "residual", REST)), REST)
     return type(f"UserModel_{model_id}", (UserModelNode,),
                 {"type_name": TYPE_PREFIX + model_id, "MODEL_ID": model_id, "OUTPUTS": ports,
                  "MAIN_PORT": stems[0] if stems[0] != "main" else None, "__doc__": summary})

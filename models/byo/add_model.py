@@ -78,7 +78,7 @@ def add(onnx: Path, card_path: Path | None = None, hints: dict | None = None, mo
     final.parent.mkdir(parents=True, exist_ok=True)
     part = Path(tempfile.mkdtemp(prefix=f".{digest[:16]}.part-", dir=final.parent))
     try:
-        files = _copy_in(onnx, facts.external, part)
+        files = _copy_in(onnx, facts.external_data, part)
         probe.probe(part / onnx.name, contract, timeout_s=probe_timeout_s)
         _write_card(part, card, model_id, onnx, files, contract)
         store.write_manifest(part)

@@ -142,6 +142,8 @@ def from_dict(data: dict[str, Any]) -> Contract:
     if kind == "mdx" and channels != 2 or kind == "frame-stream" and channels != 1:
         raise ModelError(f"a '{kind}' model takes {'2 channels' if kind == 'mdx' else '1 channel'}, not {channels}")
     stems = _names(data.get("stems", ["main"]), "stems")
+    if {"residual", "rest"} & set(stems):
+        raise ModelError("stem names 'residual' and 'rest' are taken (input - main, input - every stem)")
     if kind != "waveform" and len(stems) != 1:
         raise ModelError(f"a '{kind}' model outputs one stem, not {len(stems)}")
     names = {key: data.get(key) for key in ("input", "output")}

@@ -1,0 +1,121 @@
+"""Adding, listing, removing and running the user's own ONNX models (issue 9): CLI, store, graph node."""
+
+import json
+
+import numpy as np
+import pytest
+
+import byo_models
+from restora.cli.main import main as cli_main
+from restora.errors import ModelError
+from restora.graph.file_job import process_array
+from restora.graph.preset import preset_from_dict
+from restora.models.byo import user_store
+
+
+@pytest.fixture(autouse=True)
+def store(tmp_path, monkeypatch):
+    """Each test gets an empty model store of its own."""
+    root = tmp_path / "store"
+    monkeypatch.setenv("RESTORA_MODELS", str(root))
+    return root
+
+
+def _folders(store):
+    user = store / "user"
+    return sorted(p.name for p in user.iterdir()) if user.exists() else []
+
+
+def test_add_list_run_remove(tmp_path, store, capsys):
+    byo_models.write_waveform_gain(tmp_path / "quiet.onnx", gain=0.25, channels=1)
+    assert cli_main(["models", "add", str(tmp_path / "quiet.onnx"), "--rate", "8000", "--id", "quiet"]) == 0
+    assert "added 'quiet': waveform model" in capsys.readouterr().out
+    [folder] = _folders(store)
+    card = json.loads((store / "user" / folder / "card.json").read_text())
+    assert card["format"] == 1 and card["contract"]["sample_rate"] == 8000 and card["files"] == ["quiet.onnx"]
+    assert cli_main(["models", "list"]) == 0
+    assert "quiet" in capsys.readouterr().out
+    assert cli_main(["models", "add", str(tmp_path / "quiet.onnx"), "--rate", "8000", "--id", "again"]) == 5
+    assert "already added as 'quiet'" in capsys.readouterr().err
+    assert cli_main(["models", "remove", "quiet"]) == 0
+    assert _folders(store) == []
+
+
+def test_missing_sample_rate_is_asked_for_and_nothing_is_left(tmp_path, store, capsys):
+    byo_models.write_waveform_gain(tmp_path / "m.onnx")
+    assert cli_main(["models", "add", str(tmp_path / "m.onnx")]) == 5
+    err = capsys.readouterr().err
+    assert "rate" in err and "Traceback" not in err
+    assert _folders(store) == []
+
+
+def test_a_card_supplies_what_the_file_does_not_say(tmp_path, capsys):
+    byo_models.write_waveform_gain(tmp_path / "m.onnx", channels=1)
+    (tmp_path / "m.json").write_text(json.dumps({"format": 1, "name": "My gain", "licence": "MIT",
+                                                 "contract": {"sample_rate": 16000, "task": "enhance"}}))
+    assert cli_main(["models", "add", str(tmp_path / "m.onnx"), "--card", str(tmp_path / "m.json")]) == 0
+    model = user_store.find("m")
+    assert model.contract.sample_rate == 16000 and model.card["licence"] == "MIT" and model.card["name"] == "My gain"
+    (tmp_path / "bad.json").write_text("{not json")
+    assert cli_main(["models", "add", str(tmp_path / "m.onnx"), "--card", str(tmp_path / "bad.json")]) == 5
+    assert "not valid JSON" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content, words", [(b"", "ONNX"), (b"\x00garbage\xff" * 10, "ONNX")])
+def test_a_file_that_is_not_onnx_is_refused(tmp_path, store, capsys, content, words):
+    (tmp_path / "x.onnx").write_bytes(content)
+    assert cli_main(["models", "add", str(tmp_path / "x.onnx"), "--rate", "8000"]) == 5
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
+    assert _folders(store) == []
+
+
+def test_ids_are_checked(tmp_path, capsys):
+    byo_models.write_waveform_gain(tmp_path / "m.onnx")
+    assert cli_main(["models", "add", str(tmp_path / "m.onnx"), "--rate", "8000", "--id", "gtcrn"]) == 5
+    assert "bundled model" in capsys.readouterr().err
+    assert cli_main(["models", "add", str(tmp_path / "m.onnx"), "--rate", "8000", "--id", "../evil"]) == 5
+    assert cli_main(["models", "remove", "gtcrn"]) == 2
+    assert cli_main(["models", "list", "--rate", "8000"]) == 2  # add's options belong to add
+
+
+def test_a_damaged_file_is_caught_on_load_and_listed(tmp_path, capsys):
+    byo_models.write_waveform_gain(tmp_path / "m.onnx")
+    assert cli_main(["models", "add", str(tmp_path / "m.onnx"), "--rate", "8000"]) == 0
+    model = user_store.find("m")
+    model.onnx.write_bytes(model.onnx.read_bytes()[:-4] + b"\x00\x00\x00\x00")
+    with pytest.raises(ModelError, match="sha256"):
+        user_store.load("m")
+    capsys.readouterr()
+    assert cli_main(["models", "list"]) == 5
+    assert "damaged" in capsys.readouterr().out
+
+
+def _preset(model_id):
+    return preset_from_dict({"restora_preset": 1, "name": "mine", "nodes": [
+        {"id": "m", "type": f"model:{model_id}", "input": "input", "params": {}}],
+        "outputs": {"main": "m", "drums": "m.drums", "bass": "m.bass", "rest": "m.rest", "res": "m.residual"}}, "test")
+
+
+def test_an_added_two_stem_model_runs_in_the_graph_at_another_rate(tmp_path):
+    byo_models.write_waveform_two_stem(tmp_path / "two.onnx", a=0.3, b=0.2, channels=2)
+    assert cli_main(["models", "add", str(tmp_path / "two.onnx"), "--rate", "8000", "--stems", "drums,bass"]) == 0
+    rate = 22050
+    t = np.arange(int(1.3 * rate)) / rate
+    x = np.stack([0.3 * np.sin(2 * np.pi * 440 * t), 0.2 * np.sin(2 * np.pi * 1000 * t)], 1).astype(np.float32)
+    outs = {b: process_array(_preset("two"), x, rate, block_frames=b)[0] for b in (256, 4096)}
+    for out in outs.values():
+        assert out["main"].shape == x.shape
+        np.testing.assert_allclose(out["drums"] + out["bass"] + out["rest"], x, atol=1e-6)  # the residual rule
+        np.testing.assert_array_equal(out["main"], out["drums"])
+        np.testing.assert_allclose(out["res"], x - out["main"], atol=1e-6)  # the graph's residual: input - main
+        inner = slice(2000, -2000)  # the resamplers' edges
+        np.testing.assert_allclose(out["drums"][inner], 0.3 * x[inner], atol=3e-3)
+        np.testing.assert_allclose(out["rest"][inner], 0.5 * x[inner], atol=3e-3)
+    for name in outs[256]:
+        np.testing.assert_allclose(outs[256][name], outs[4096][name], atol=1e-6)
+
+
+def test_an_unknown_or_removed_model_in_a_preset_is_a_model_error(tmp_path):
+    with pytest.raises(ModelError, match="no added model 'gone'"):
+        _preset("gone")

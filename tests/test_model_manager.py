@@ -1,0 +1,70 @@
+"""The model manager dialog driven like a user would (pytest-qt, offscreen): drop a file, see it, remove it."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+
+import byo_models
+from restora.app.graph_editor import Palette
+from restora.app.model_manager import ModelManagerDialog
+
+
+@pytest.fixture
+def dialog(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("RESTORA_MODELS", str(tmp_path / "store"))
+    widget = ModelManagerDialog()
+    qtbot.addWidget(widget)
+    widget.show()
+    return widget
+
+
+def _ids(dialog):
+    return [dialog.table.item(r, 0).text() for r in range(dialog.table.rowCount())]
+
+
+def _drop(widget, path):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    event = QDropEvent(QPointF(5, 5), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    widget.dropEvent(event)
+
+
+def test_dropping_an_onnx_file_adds_it_and_the_palette_offers_it(dialog, qtbot, tmp_path):
+    byo_models.write_waveform_gain(tmp_path / "air.onnx", channels=1)
+    palette = Palette()
+    qtbot.addWidget(palette)
+    dialog.models_changed.connect(palette.refresh)
+    assert "gtcrn" in _ids(dialog) and "air" not in _ids(dialog)
+    dialog.rate.setValue(16000)  # the file does not say its rate
+    with qtbot.waitSignal(dialog.models_changed, timeout=60000):
+        _drop(dialog, tmp_path / "air.onnx")
+    assert "air" in _ids(dialog) and "Added 'air'" in dialog.status.text()
+    listed = [palette.list.item(r).text() for r in range(palette.list.count())]
+    assert any(text.startswith("model:air") for text in listed)
+
+
+def test_a_rejected_file_is_one_sentence_and_the_dialog_stays_usable(dialog, qtbot, tmp_path):
+    (tmp_path / "junk.onnx").write_bytes(b"not a model at all")
+    dialog.add_file(tmp_path / "junk.onnx")
+    qtbot.waitUntil(lambda: "was not added" in dialog.status.text(), timeout=30000)
+    assert "junk.onnx was not added" in dialog.status.text() and "Traceback" not in dialog.status.text()
+    assert "junk" not in _ids(dialog)
+    assert dialog.add_button.isEnabled()
+
+
+def test_remove_asks_and_bundled_models_stay(dialog, qtbot, tmp_path):
+    byo_models.write_waveform_gain(tmp_path / "g.onnx", channels=1)
+    dialog.rate.setValue(8000)
+    with qtbot.waitSignal(dialog.models_changed, timeout=60000):
+        dialog.add_file(tmp_path / "g.onnx")
+    questions = []
+    dialog.confirm = lambda text: questions.append(text) or True
+    dialog.table.selectRow(_ids(dialog).index("g"))
+    with qtbot.waitSignal(dialog.models_changed, timeout=5000):
+        dialog.remove_selected()
+    assert questions and "g" not in _ids(dialog)
+    dialog.table.selectRow(_ids(dialog).index("gtcrn"))
+    dialog.remove_selected()
+    assert "cannot be removed" in dialog.status.text() and "gtcrn" in _ids(dialog)
