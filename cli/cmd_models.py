@@ -8,7 +8,8 @@ from restora.errors import ModelError, UsageError
 
 #: ``models add`` options and the contract field each fills (docs/model-cards.md).
 ADD_HINTS = {"task": "task", "rate": "sample_rate", "channels": "channels", "n_fft": "n_fft", "hop": "hop",
-             "stems": "stems", "chunk": "chunk_s", "overlap": "overlap_s", "window": "window"}
+             "stems": "stems", "chunk": "chunk_s", "overlap": "overlap_s", "window": "window",
+             "center": "center"}
 
 
 def register(sub, common) -> None:
@@ -30,12 +31,18 @@ def register(sub, common) -> None:
     add.add_argument("--stems", help="comma-separated names of the sources the model outputs")
     add.add_argument("--chunk", type=float, help="chunk length for waveform models, s")
     add.add_argument("--overlap", type=float, help="chunk cross-fade, s")
-    add.add_argument("--window", choices=["hann", "sqrt-hann"], help="STFT window (frame-streaming models)")
+    add.add_argument("--window", choices=["hann", "sqrt-hann", "hann-symmetric", "sqrt-hann-symmetric"],
+                     help="STFT window (frame-streaming models; periodic unless -symmetric)")
+    add.add_argument("--center", choices=["yes", "no"],
+                     help="frame-streaming models: first frame centred on sample 0 with the start reflected "
+                          "(default yes when hop = n_fft/2)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     hints = {field: getattr(args, opt) for opt, field in ADD_HINTS.items() if getattr(args, opt) is not None}
+    if "center" in hints:
+        hints["center"] = hints["center"] == "yes"
     if isinstance(hints.get("stems"), str):
         hints["stems"] = [s.strip() for s in hints["stems"].split(",") if s.strip()]
     if args.action != "add" and (hints or args.card or args.model_id):

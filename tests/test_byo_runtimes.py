@@ -274,3 +274,19 @@ def test_stream_frame_size_the_model_refuses_is_a_model_error(tmp_path):
     wrong = dataclasses.replace(contract, n_fft=128, hop=32)
     with pytest.raises(ModelError, match="failed while running"):
         _run(_processor(tmp_path / "s.onnx", wrong, 1), _noise(1000, 1), 1000)
+
+
+@pytest.mark.parametrize("frames", [1, 2, 31, 33, 5000])
+def test_centred_framing_reconstructs_exactly_and_is_block_size_invariant(tmp_path, frames):
+    """``center`` (hop = n_fft / 2): reflection in at the start and end, its output dropped, every sample kept."""
+    contract = bm.write_stream_gain(tmp_path / "s.onnx", gain=0.5, n_fft=64, hop=32)
+    assert contract.center
+    x = _noise(frames, 1, seed=3)
+    make = lambda: _processor(tmp_path / "s.onnx", contract, 1)  # noqa: E731
+    out = _run(make(), x, 7)
+    np.testing.assert_allclose(out["main"], 0.5 * x, atol=1e-6)
+    _assert_invariant(make, x)
+    proc = make()
+    _run(proc, x, 7)
+    # the model never saw a frame before the start's reflection: as many calls as centred frames, plus the flush
+    assert proc.calls <= frames // 32 + 3

@@ -10,7 +10,10 @@ from restora.cli.main import main as cli_main
 from restora.errors import ModelError
 from restora.graph.file_job import process_array
 from restora.graph.preset import preset_from_dict
+from restora.models import store as model_store
 from restora.models.byo import user_store
+
+REAL_STORE = model_store.model_root()  # before the fixture points RESTORA_MODELS at an empty folder
 
 
 @pytest.fixture(autouse=True)
@@ -91,10 +94,11 @@ def test_a_damaged_file_is_caught_on_load_and_listed(tmp_path, capsys):
     assert "damaged" in capsys.readouterr().out
 
 
-def _preset(model_id):
+def _preset(model_id, ports=None):
+    ports = {"drums": "m.drums", "bass": "m.bass", "rest": "m.rest", "res": "m.residual"} if ports is None else ports
     return preset_from_dict({"restora_preset": 1, "name": "mine", "nodes": [
         {"id": "m", "type": f"model:{model_id}", "input": "input", "params": {}}],
-        "outputs": {"main": "m", "drums": "m.drums", "bass": "m.bass", "rest": "m.rest", "res": "m.residual"}}, "test")
+        "outputs": {"main": "m", **ports}}, "test")
 
 
 def test_an_added_two_stem_model_runs_in_the_graph_at_another_rate(tmp_path):
@@ -119,3 +123,23 @@ def test_an_added_two_stem_model_runs_in_the_graph_at_another_rate(tmp_path):
 def test_an_unknown_or_removed_model_in_a_preset_is_a_model_error(tmp_path):
     with pytest.raises(ModelError, match="no added model 'gone'"):
         _preset("gone")
+
+
+def test_the_bundled_gtcrn_file_added_as_a_user_model_matches_the_bundled_node(tmp_path, monkeypatch):
+    """Parity with a reference runtime: the generic frame-stream runtime against models/gtcrn.py."""
+    bundled = REAL_STORE / "gtcrn" / "gtcrn_simple.onnx"
+    if not bundled.is_file():
+        pytest.skip("the bundled GTCRN model is not installed (restora models fetch gtcrn)")
+    assert cli_main(["models", "add", str(bundled), "--rate", "16000", "--window", "sqrt-hann-symmetric",
+                     "--id", "my-gtcrn"]) == 0
+    rng = np.random.default_rng(0)
+    t = np.arange(2 * 16000) / 16000
+    x = (0.3 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 3 * t))
+         + 0.05 * rng.standard_normal(len(t))).astype(np.float32)[:, None]
+    ours = process_array(_preset("my-gtcrn", ports={}), x, 16000, block_frames=777)[0]["main"]
+    monkeypatch.setenv("RESTORA_MODELS", str(REAL_STORE))
+    ref = process_array(preset_from_dict({"restora_preset": 1, "name": "ref", "nodes": [
+        {"id": "m", "type": "gtcrn", "input": "input", "params": {}}], "outputs": {"main": "m"}}, "test"), x, 16000)
+    ref = ref[0]["main"]
+    snr = 10 * np.log10(np.sum(ref ** 2) / np.sum((ours - ref) ** 2))
+    assert snr > 100, snr  # the same frames, windows and states: equal to float rounding

@@ -15,7 +15,8 @@ in brackets)::
      # mdx only: UVR MDX-Net spectrogram models
      "n_fft": 6144, "hop": 1024, "dim_f": 2048, "dim_t": 256,
      # frame-stream only: one STFT frame per call, recurrent state fed back
-     "n_fft": 512, "hop": 256, "window": "hann" | "sqrt-hann",
+     "n_fft": 512, "hop": 256, "window": "hann" | "sqrt-hann" | "hann-symmetric" | "sqrt-hann-symmetric",
+     "center": true,                # first frame centred on sample 0, the start reflected [hop == n_fft/2]
      "states": [["conv_cache", "conv_cache_out"], ...]}   # (state input, state output) pairs
 
 Kinds and tensor layouts:
@@ -31,7 +32,12 @@ Kinds and tensor layouts:
 - ``frame-stream`` (GTCRN/DTLN style): ``input`` float32 ``[1, n_fft/2+1, 1, 2]``,
   one frame's complex spectrum (re, im); ``output`` the same layout, the
   enhanced frame; each ``states`` pair is fed back from one call to the next,
-  starting at zeros. Mono; streaming, so no chunks.
+  starting at zeros. Mono; streaming, so no chunks. ``center`` (the
+  librosa/torch convention GTCRN was trained with): frame ``k`` covers
+  samples ``[k*hop - n_fft/2, k*hop + n_fft/2)`` with the signal reflected
+  about its first and last samples; otherwise the stream starts from zeros
+  (DTLN's convention). Recurrent models remember their first frames for
+  seconds, so this matters beyond the start.
 
 The output's meaning is fixed by the kind (a waveform, or a spectrogram that
 replaces the input's); a stem not named is the residual, ``input - sum(stems)``.
@@ -47,7 +53,7 @@ from restora.errors import ModelError
 FORMAT = 1
 KINDS = ("waveform", "mdx", "frame-stream")
 TASKS = ("enhance", "separate", "extract", "upscale")
-WINDOWS = ("hann", "sqrt-hann")
+WINDOWS = ("hann", "sqrt-hann", "hann-symmetric", "sqrt-hann-symmetric")  # periodic unless "symmetric"
 RATE_LIMITS = (8000, 192000)
 CHUNK_LIMITS_S = (0.05, 120.0)
 N_FFT_LIMITS = (64, 16384)
@@ -71,6 +77,7 @@ class Contract:
     dim_f: int = 0
     dim_t: int = 0
     window: str = "hann"
+    center: bool = False
     states: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict[str, Any]:
@@ -124,7 +131,12 @@ def _kind_fields(data: dict, kind: str) -> dict[str, Any]:
     states = data.get("states", [])
     if not isinstance(states, list) or not all(isinstance(p, (list, tuple)) and len(p) == 2 for p in states):
         raise ModelError("contract 'states' must be a list of [state input, state output] pairs")
-    return {"n_fft": n_fft, "hop": hop, "window": window, "chunk_s": 0.0, "overlap_s": 0.0,
+    center = data.get("center", n_fft == 2 * hop)
+    if not isinstance(center, bool):
+        raise ModelError(f"contract 'center' must be true or false, not {center!r}")
+    if center and n_fft != 2 * hop:
+        raise ModelError(f"'center' framing needs hop = n_fft / 2 (here n_fft {n_fft}, hop {hop}); set center false")
+    return {"n_fft": n_fft, "hop": hop, "window": window, "chunk_s": 0.0, "overlap_s": 0.0, "center": center,
             "states": tuple((str(a), str(b)) for a, b in states)}
 
 

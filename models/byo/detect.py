@@ -13,7 +13,7 @@ from restora.models.byo.inspect_onnx import ModelFacts, TensorSpec
 
 from restora.errors import ModelError
 
-HINT_KEYS = ("sample_rate", "n_fft", "hop", "stems", "task", "channels", "chunk_s", "overlap_s", "window")
+HINT_KEYS = ("sample_rate", "n_fft", "hop", "stems", "task", "channels", "chunk_s", "overlap_s", "window", "center")
 # a model card's own contract block may also say these; they override what the signature suggests
 CARD_KEYS = ("input", "output", "states", "dim_f", "dim_t")
 FLOATS = ("float32", "float16", "float64", "bfloat16")
@@ -212,7 +212,7 @@ def _deepfilternet(facts: ModelFacts) -> bool:
 
 def detect(facts: ModelFacts, hints: dict | None = None) -> dict:
     """A contract dict (for ``contract.from_dict``) recognised from ``facts``' signature, with ``hints`` (the
-    user's sample_rate, n_fft, hop, stems, task, channels, chunk_s, overlap_s, window) filling and overriding it.
+    user's sample_rate, n_fft, hop, stems, task, channels, chunk_s, overlap_s, window, center) filling and overriding it.
     A model card's contract may be passed as hints too: its ``kind`` limits detection to that kind, and its
     input, output, states, dim_f and dim_t override the detected ones.
 

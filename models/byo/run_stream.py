@@ -1,12 +1,21 @@
 """Runtime for ``frame-stream`` contracts (GTCRN/DTLN style): one STFT frame per call, recurrent states fed back.
 
 Analysis and synthesis are :class:`restora.dsp.stft.SpectralProcessor`
-(``n_fft``, ``hop``, window ``"hann"`` periodic or ``"sqrt-hann"``): frame ``k``
+(``n_fft``, ``hop``, window ``"hann"`` or ``"sqrt-hann"``, periodic, or their
+``-symmetric`` forms, :func:`window_of`): frame ``k``
 covers input samples ``[k*hop - (n_fft - hop), k*hop + hop)``, the synthesis
 window is the least-squares dual of the analysis window, so a model that
 returns its input frame reconstructs the input exactly, and output sample
 ``i`` is aligned with input sample ``i`` (the ``n_fft - hop`` samples of
 latency are dropped at the start and flushed by ``finish()``).
+
+With ``center`` (the librosa/torch framing the reference runtimes use, hop =
+n_fft/2): the first ``n_fft/2`` samples are held until the start can be
+reflected about sample 0; the reflection goes in first, the model is not
+called on the one frame that would see the zeros before it, and the
+reflection's output is dropped, so model frame ``k`` covers input samples
+``[k*hop - n_fft/2, k*hop + n_fft/2)`` exactly as in the reference. At the
+end, the signal is reflected about its last sample before the flush.
 
 Model I/O per call: ``input`` float32 ``[1, n_fft/2+1, 1, 2]`` (re, im of one
 frame); ``output`` the same layout. Each ``states`` pair ``(in, out)``: the
@@ -46,6 +55,15 @@ def initial_states(session, pairs) -> dict[str, np.ndarray]:
     return states
 
 
+def window_of(name: str, n_fft: int) -> str | np.ndarray:
+    """The analysis window a contract names: periodic ones by name, symmetric ones (numpy's ``hanning``, as
+    librosa-era references use) as arrays."""
+    if not name.endswith("-symmetric"):
+        return name
+    window = np.hanning(n_fft)
+    return np.sqrt(window) if name.startswith("sqrt-") else window
+
+
 class FrameStreamProcessor:
     """Stream mono ``[n, 1]`` float32 at the contract's rate → ``{stem: [m, 1], "residual": [m, 1]}``.
 
@@ -67,8 +85,13 @@ class FrameStreamProcessor:
         c = self.contract
         self.states = initial_states(self.session, c.states)
         self.calls = 0
-        self._spectral = SpectralProcessor(c.n_fft, c.hop, c.window, fn=self._frames)
+        self._spectral = SpectralProcessor(c.n_fft, c.hop, window_of(c.window, c.n_fft), fn=self._frames)
         self._pending = np.zeros((0, 1), np.float32)
+        self._half = c.n_fft // 2
+        self._head = np.zeros((0, 1), np.float32) if c.center else None  # held until the start can be reflected
+        self._tail = np.zeros((0, 1), np.float32)  # the last n_fft/2 + 1 input samples, for the end's reflection
+        self._skip_frames = 1 if c.center else 0   # the frame before the reflection: never shown to the model
+        self._drop = 0                             # output samples of the reflection still to drop
 
     def process(self, block: np.ndarray) -> dict[str, np.ndarray]:
         """Consume ``block`` [n, 1]; return the aligned output ready so far."""
@@ -76,24 +99,55 @@ class FrameStreamProcessor:
         if len(x) == 0:  # the STFT would start its zero history, and finish() would then run the model on it
             return empty_outputs(self.names, 1)
         self._pending = np.concatenate([self._pending, x])
+        self._tail = np.concatenate([self._tail, x])[-(self._half + 1):]
+        if self._head is not None:
+            self._head = np.concatenate([self._head, x])
+            if len(self._head) <= self._half:
+                return empty_outputs(self.names, 1)
+            x, self._head = self._start(self._head), None
         return self._pair(self._spectral.process(x))
 
     def finish(self) -> dict[str, np.ndarray]:
         """Flush the latency: after this as many frames came out as went in."""
-        return self._pair(self._spectral.finish())
+        out = []
+        if self._head is not None and len(self._head):
+            out.append(self._spectral.process(self._start(self._head)))
+            self._head = None
+        if self.contract.center and len(self._tail) > 1:
+            end = np.pad(self._tail[:, 0], (0, self._half), mode="reflect")[-self._half:]
+            out.append(self._spectral.process(end[:, None].astype(np.float32)))
+        out.append(self._spectral.finish())
+        return self._pair(np.concatenate(out), last=True)
 
-    def _pair(self, out: np.ndarray) -> dict[str, np.ndarray]:
-        """The stem ``out`` [m, 1] and the residual against the input it is aligned with."""
+    def _start(self, head: np.ndarray) -> np.ndarray:
+        """``head`` [n, 1] preceded by its reflection about sample 0 (n_fft/2 samples; zeros when n < 2)."""
+        if len(head) > 1:
+            first = np.pad(head[:, 0], (self._half, 0), mode="reflect")[:self._half]
+        else:
+            first = np.zeros(self._half)
+        self._drop = self._half
+        return np.concatenate([first[:, None].astype(np.float32), head])
+
+    def _pair(self, out: np.ndarray, last: bool = False) -> dict[str, np.ndarray]:
+        """The stem ``out`` [m, 1] and the residual against the input it is aligned with (the start's reflection
+        dropped; at the ``last`` call, output past the input's end too)."""
+        out = np.asarray(out, np.float32).reshape(-1, 1)
+        cut = min(self._drop, len(out))
+        out, self._drop = out[cut:], self._drop - cut
+        if last:
+            out = out[:len(self._pending)]
         if len(out) == 0:
             return empty_outputs(self.names, 1)
-        out = np.asarray(out, np.float32).reshape(-1, 1)
         x, self._pending = self._pending[:len(out)], self._pending[len(out):]
         return {self.names[0]: out, self.names[1]: x - out}
 
     def _frames(self, spec: np.ndarray) -> np.ndarray:
         """STFT frames ``[k, bins, 1]`` complex → the model's frames, one call each, states carried."""
-        result = np.empty_like(spec)
+        result = np.zeros_like(spec)
         for k in range(len(spec)):
+            if self._skip_frames:
+                self._skip_frames -= 1
+                continue
             result[k, :, 0] = self._call(spec[k, :, 0])
         return result
 
