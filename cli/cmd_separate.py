@@ -5,6 +5,8 @@
 ``background`` (the mix minus the speech, sample-aligned). The stems of one
 model always sum back to the input. Files are ``OUT_DIR/<stem>.<ext>`` at the
 input's rate and length, written all-or-nothing like ``restora process``.
+``--model ID`` of a model the user added (``restora models add``) writes
+each of its stems and ``rest`` (the input minus every stem).
 """
 
 from __future__ import annotations
@@ -33,9 +35,9 @@ def register(sub, common) -> None:
                                    "the stems of a model sum back to the input.")
     p.add_argument("input", type=Path, help="input audio or video file")
     p.add_argument("-o", "--output", type=Path, required=True, help="output folder")
-    p.add_argument("--model", choices=sorted(MODELS), default="spleeter-2stems",
-                   help="spleeter-2stems: vocals/accompaniment (music); dialogue: speech/background "
-                        "(default: spleeter-2stems)")
+    p.add_argument("--model", default="spleeter-2stems",
+                   help="spleeter-2stems: vocals/accompaniment (music); dialogue: speech/background; or the id "
+                        "of a model you added (restora models add) (default: spleeter-2stems)")
     p.add_argument("--stems", metavar="A,B", help="only these stems (default: all of the model's)")
     p.add_argument("--masks", choices=["ratio", "wiener"], default="ratio",
                    help="spleeter-2stems: ratio masks or a multichannel Wiener refinement (default: ratio)")
@@ -47,12 +49,15 @@ def stems_preset(model: str, stems: list[str] | None = None, masks: str = "ratio
     """The graph that separates with ``model``, writing ``stems`` (default: all)."""
     from restora.graph.preset import preset_from_dict
 
-    known = MODELS[model]
+    known = MODELS[model] if model in MODELS else added_stems(model)
     chosen = stems or list(known)
     unknown = [s for s in chosen if s not in known]
     if unknown or not chosen:
         raise UsageError(f"--stems {','.join(chosen)}: model {model} has stems {', '.join(known)}")
-    if model == "dialogue":
+    if model not in MODELS:
+        nodes = [{"id": "m", "type": f"model:{model}", "params": {}}]
+        streams = {stem: f"m.{stem}" for stem in known}
+    elif model == "dialogue":
         nodes = [{"id": "speech", "type": "deepfilternet3", "params": {"atten_lim_db": 100}}]
         streams = {"speech": "speech", "background": "speech.residual"}
     else:
@@ -61,6 +66,19 @@ def stems_preset(model: str, stems: list[str] | None = None, masks: str = "ratio
     outputs = {stem: streams[stem] for stem in known if stem in chosen}
     return preset_from_dict({"restora_preset": 1, "name": f"separate-{model}", "nodes": nodes,
                        "outputs": outputs}, f"restora separate --model {model}")
+
+
+def added_stems(model: str) -> tuple[str, ...]:
+    """Stems of the added model ``model``, then ``rest``; UsageError naming every model when there is none."""
+    from restora.errors import ModelError
+    from restora.graph.nodes_user_model import REST
+    from restora.models.byo import user_store
+
+    try:
+        return (*user_store.find(model).contract.stems, REST)
+    except ModelError:
+        added = [m.id for m in user_store.list_models()]
+        raise UsageError(f"--model {model}: not one of {', '.join([*MODELS, *added])}") from None
 
 
 def run(args: argparse.Namespace) -> int:

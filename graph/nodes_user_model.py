@@ -17,18 +17,21 @@ with input sample ``i``; the latency is released by :meth:`finish`.
 
 The model's files are checked against their manifest every time a node
 starts (:func:`restora.models.byo.user_store.load`); a damaged or removed
-model is a ModelError before any audio is read.
+model is a ModelError before any audio is read. Measurement at the end:
+``real_time_factor``, the seconds spent in the model's runtime (resampling
+excluded) over the seconds of audio.
 """
 
 from __future__ import annotations
 
+import time
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 from restora.dsp.resample import StreamResampler
-from restora.graph.node import Block, Node, Outputs, Param, empty
+from restora.graph.node import Block, Measurement, Node, Outputs, Param, empty
 
 TYPE_PREFIX = "model:"
 REST = "rest"  # input - every stem (the graph's own "residual" port is input - main)
@@ -58,17 +61,28 @@ class UserModelNode(Node):
         self._up = {s: StreamResampler(contract.sample_rate, sample_rate, channels, "VHQ") for s in self._stems}
         self._pending = {s: empty(channels) for s in self._stems}
         self._mix = empty(channels)
+        self._model_s, self._frames_in = 0.0, 0
+
+    def _run(self, method, *args) -> dict[str, np.ndarray]:
+        start = time.perf_counter()
+        out = method(*args)
+        self._model_s += time.perf_counter() - start
+        return out
 
     def process(self, block: Block) -> Outputs:
         block = np.asarray(block, np.float32)
         self._mix = np.concatenate([self._mix, block])
-        stems = self._processor.process(self._down.process(block))
+        self._frames_in += len(block)
+        stems = self._run(self._processor.process, self._down.process(block))
         return self._emit({s: self._up[s].process(stems[s]) for s in self._stems})
 
     def finish(self) -> Outputs:
         flushed = self._down.finish()
-        more = self._processor.process(flushed) if len(flushed) else {}
-        last = self._processor.finish()
+        more = self._run(self._processor.process, flushed) if len(flushed) else {}
+        last = self._run(self._processor.finish)
+        if self._frames_in:
+            self.measurements.append(Measurement("real_time_factor",
+                                                 self._model_s * self.sample_rate / self._frames_in))
         tail = {}
         for s in self._stems:
             at_model = np.concatenate([more.get(s, empty(self.channels)), last[s]])

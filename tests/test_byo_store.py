@@ -107,7 +107,10 @@ def test_an_added_two_stem_model_runs_in_the_graph_at_another_rate(tmp_path):
     rate = 22050
     t = np.arange(int(1.3 * rate)) / rate
     x = np.stack([0.3 * np.sin(2 * np.pi * 440 * t), 0.2 * np.sin(2 * np.pi * 1000 * t)], 1).astype(np.float32)
-    outs = {b: process_array(_preset("two"), x, rate, block_frames=b)[0] for b in (256, 4096)}
+    runs = {b: process_array(_preset("two"), x, rate, block_frames=b) for b in (256, 4096)}
+    outs = {b: run[0] for b, run in runs.items()}
+    [rtf] = [m.value for m in runs[256][1]["m"] if m.name == "real_time_factor"]
+    assert 0 < rtf < 5
     for out in outs.values():
         assert out["main"].shape == x.shape
         np.testing.assert_allclose(out["drums"] + out["bass"] + out["rest"], x, atol=1e-6)  # the residual rule
@@ -143,3 +146,21 @@ def test_the_bundled_gtcrn_file_added_as_a_user_model_matches_the_bundled_node(t
     ref = ref[0]["main"]
     snr = 10 * np.log10(np.sum(ref ** 2) / np.sum((ours - ref) ** 2))
     assert snr > 100, snr  # the same frames, windows and states: equal to float rounding
+
+
+def test_restora_separate_runs_an_added_model(tmp_path, capsys):
+    import soundfile as sf
+
+    byo_models.write_waveform_two_stem(tmp_path / "two.onnx", a=0.3, b=0.2, channels=2)
+    assert cli_main(["models", "add", str(tmp_path / "two.onnx"), "--rate", "8000", "--stems", "drums,bass"]) == 0
+    rate = 8000
+    t = np.arange(rate) / rate
+    x = np.stack([0.3 * np.sin(2 * np.pi * 440 * t)] * 2, 1).astype(np.float32)
+    sf.write(tmp_path / "in.wav", x, rate, subtype="FLOAT")
+    assert cli_main(["separate", str(tmp_path / "in.wav"), "-o", str(tmp_path / "stems"), "--model", "two"]) == 0
+    stems = {name: sf.read(tmp_path / "stems" / f"{name}.wav", dtype="float32")[0] for name in ("drums", "bass", "rest")}
+    np.testing.assert_allclose(stems["drums"], 0.3 * x, atol=1e-5)
+    np.testing.assert_allclose(sum(stems.values()), x, atol=1e-5)
+    capsys.readouterr()
+    assert cli_main(["separate", str(tmp_path / "in.wav"), "-o", str(tmp_path / "s2"), "--model", "nope"]) == 2
+    assert "not one of spleeter-2stems, dialogue, two" in capsys.readouterr().err
