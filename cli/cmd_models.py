@@ -66,8 +66,8 @@ def _add(args: argparse.Namespace, hints: dict) -> int:
     print(f"added '{model.id}': {c.kind} model, task {c.task}, {c.sample_rate} Hz, {c.channels} channel(s), "
           f"stems {', '.join(c.stems)}")
     print(f"  stored in {model.folder}")
-    print(f"  use it: the node type \"model:{model.id}\" in a preset (ports: main, {', '.join(c.stems)}, "
-          "rest) or in the GUI's node palette")
+    ports = ", ".join(dict.fromkeys(["main", *c.stems, "rest"]))
+    print(f"  use it: the node type \"model:{model.id}\" in a preset (ports: {ports}) or in the GUI's node palette")
     return 0
 
 

@@ -54,9 +54,14 @@ class UserModelNode(Node):
 
         model = user_store.load(self.MODEL_ID)
         contract = model.contract
-        session, _ = make_session(model.onnx, self.params["threads"])
         self._stems = contract.stems
-        self._processor = runtimes.processor_for(session, contract, channels)
+        if contract.kind == "dfn3":  # three graphs, run by the bundled DeepFilterNet code
+            from restora.models.byo.run_dfn3 import Dfn3Processor
+
+            self._processor = Dfn3Processor(model.folder, contract, channels, self.params["threads"])
+        else:
+            session, _ = make_session(model.onnx, self.params["threads"])
+            self._processor = runtimes.processor_for(session, contract, channels)
         self._down = StreamResampler(sample_rate, contract.sample_rate, channels, "VHQ")
         self._up = {s: StreamResampler(contract.sample_rate, sample_rate, channels, "VHQ") for s in self._stems}
         self._pending = {s: empty(channels) for s in self._stems}

@@ -164,3 +164,50 @@ def test_restora_separate_runs_an_added_model(tmp_path, capsys):
     capsys.readouterr()
     assert cli_main(["separate", str(tmp_path / "in.wav"), "-o", str(tmp_path / "s2"), "--model", "nope"]) == 2
     assert "not one of spleeter-2stems, dialogue, two" in capsys.readouterr().err
+
+
+def test_a_deepfilternet_export_added_as_a_user_model_matches_the_bundled_node(tmp_path, monkeypatch, capsys):
+    """The export tarball is made stateful on the way in and run by the bundled runtime: the same output."""
+    tarball = REAL_STORE / "deepfilternet3" / "DeepFilterNet3_onnx.tar.gz"
+    if not tarball.is_file():
+        pytest.skip("the bundled DeepFilterNet3 model is not installed (restora models fetch deepfilternet3)")
+    assert cli_main(["models", "add", str(tarball), "--id", "my-dfn"]) == 0
+    assert "dfn3 model" in capsys.readouterr().out
+    rng = np.random.default_rng(1)
+    t = np.arange(48000) / 48000
+    x = (0.2 * np.sin(2 * np.pi * 300 * t)[:, None] + 0.03 * rng.standard_normal((48000, 2))).astype(np.float32)
+    ours = process_array(_preset("my-dfn", ports={"rest": "m.rest"}), x, 48000, block_frames=1000)[0]
+    monkeypatch.setenv("RESTORA_MODELS", str(REAL_STORE))
+    ref = process_array(preset_from_dict({"restora_preset": 1, "name": "ref", "nodes": [
+        {"id": "m", "type": "deepfilternet3", "input": "input", "params": {}}], "outputs": {"main": "m"}}, "test"),
+        x, 48000)[0]["main"]
+    np.testing.assert_allclose(ours["main"], ref, atol=1e-5)
+    np.testing.assert_allclose(ours["main"] + ours["rest"], x, atol=1e-6)
+
+
+def _tarball(path, members):
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(f"export/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+@pytest.mark.parametrize("members, words", [
+    ({"enc.onnx": b"x", "erb_dec.onnx": b"x", "df_dec.onnx": b"x"}, "lacks config.ini"),
+    ({"enc.onnx": b"garbage", "erb_dec.onnx": b"x", "df_dec.onnx": b"x", "config.ini": b"[df]\n"}, "enc.onnx"),
+    (None, "not a readable .tar.gz"),
+])
+def test_a_broken_deepfilternet_export_is_refused(tmp_path, store, capsys, members, words):
+    path = tmp_path / "export.tar.gz"
+    if members is None:
+        path.write_bytes(b"\x1f\x8b not really gzip")
+    else:
+        _tarball(path, members)
+    assert cli_main(["models", "add", str(path)]) == 5
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
+    assert _folders(store) == []

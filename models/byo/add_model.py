@@ -1,5 +1,8 @@
 """``restora models add``: check a user's ONNX file, work out how to run it, copy it into the store.
 
+(DeepFilterNet exports, three graphs and a config.ini, take their own path in
+:mod:`restora.models.byo.add_dfn3`; steps 4-6 are shared.)
+
 Steps (any failure is a ModelError, exit 5, and leaves nothing in the store):
 
 1. the card the user gave, if any (JSON, format 1; its ``contract`` may be partial);
@@ -47,9 +50,18 @@ def read_card(path: Path | None) -> dict[str, Any]:
     return card
 
 
-def choose_id(wanted: str | None, card: dict, onnx: Path) -> str:
-    """The new model's id: ``--id``, else the card's, else the file name; checked and unique."""
-    model_id = (wanted or card.get("id") or onnx.stem).strip().lower().replace(" ", "-")
+def default_name(source: Path) -> str:
+    """A name for a model from its file: the stem, a tarball's name without .tar, an export folder's name."""
+    from restora.models.byo.add_dfn3 import GRAPHS
+
+    if source.name in GRAPHS:
+        return source.resolve().parent.name
+    return source.name[:-len(".tar.gz")] if source.name.endswith(".tar.gz") else source.stem
+
+
+def choose_id(wanted: str | None, card: dict, source: Path) -> str:
+    """The new model's id: ``--id``, else the card's, else the file's name; checked and unique."""
+    model_id = (wanted or card.get("id") or default_name(source)).strip().lower().replace(" ", "-")
     if not user_store.ID_PATTERN.fullmatch(model_id):
         raise ModelError(f"model id '{model_id}' must be 1-48 characters of a-z, 0-9, '.', '_' or '-', starting "
                          "with a letter or digit; choose one with --id")
@@ -60,27 +72,44 @@ def choose_id(wanted: str | None, card: dict, onnx: Path) -> str:
     return model_id
 
 
-def add(onnx: Path, card_path: Path | None = None, hints: dict | None = None, model_id: str | None = None,
+def add(source: Path, card_path: Path | None = None, hints: dict | None = None, model_id: str | None = None,
         probe_timeout_s: float = 120.0) -> user_store.UserModel:
-    """Add ``onnx`` (module docstring); returns the installed model."""
-    from restora.models.byo import detect, inspect_onnx, probe
+    """Add the ONNX file or DeepFilterNet export ``source`` (module docstring); returns the installed model."""
+    from restora.models.byo import add_dfn3, detect, inspect_onnx
 
-    onnx = Path(onnx)
+    source = Path(source)
     card = read_card(card_path)
-    facts = inspect_onnx.check_safe(onnx)
     given = {**(card.get("contract") or {}), **{k: v for k, v in (hints or {}).items() if v is not None}}
-    contract = from_dict(detect.detect(facts, given))
-    model_id = choose_id(model_id, card, onnx)
-    digest = store.sha256_of(onnx)
+    if add_dfn3.is_dfn3_export(source):
+        members = add_dfn3.read_members(source)
+
+        def fill(part: Path):
+            files = add_dfn3.build(members, part)
+            return files, from_dict(add_dfn3.contract_dict(part / add_dfn3.CONFIG))
+    else:
+        facts = inspect_onnx.check_safe(source)
+        contract = from_dict(detect.detect(facts, given))
+
+        def fill(part: Path):
+            return _copy_in(source, facts.external_data, part), contract
+    return _install(source, card, choose_id(model_id, card, source), fill, probe_timeout_s)
+
+
+def _install(source: Path, card: dict, model_id: str, fill, probe_timeout_s: float) -> user_store.UserModel:
+    """Fill a hidden part-folder (``fill(part) -> (files, contract)``, the ONNX file first), probe it, write the
+    card and manifest, rename it into place; nothing is left behind on any failure."""
+    from restora.models.byo import probe
+
+    digest = store.sha256_of(source)
     final = user_store.user_root() / digest[:16]
     if final.exists():
         raise ModelError(f"this file is already added as '{_id_in(final)}'")
     final.parent.mkdir(parents=True, exist_ok=True)
     part = Path(tempfile.mkdtemp(prefix=f".{digest[:16]}.part-", dir=final.parent))
     try:
-        files = _copy_in(onnx, facts.external_data, part)
-        probe.probe(part / onnx.name, contract, timeout_s=probe_timeout_s)
-        _write_card(part, card, model_id, onnx, files, contract)
+        files, contract = fill(part)
+        probe.probe(part / files[0], contract, timeout_s=probe_timeout_s)
+        _write_card(part, card, model_id, source, files, contract)
         store.write_manifest(part)
         os.replace(part, final)
     finally:
@@ -109,7 +138,7 @@ def _copy_in(onnx: Path, external: tuple[str, ...], part: Path) -> list[str]:
 
 def _write_card(part: Path, given: dict, model_id: str, onnx: Path, files: list[str], contract) -> None:
     card = {key: given[key] for key in user_store.CARD_KEYS if key in given}
-    card.update({"format": FORMAT, "id": model_id, "name": given.get("name") or onnx.stem,
+    card.update({"format": FORMAT, "id": model_id, "name": given.get("name") or default_name(onnx),
                  "task": contract.task, "sample_rate": contract.sample_rate,
                  "licence": given.get("licence") or "unknown (user-supplied file)",
                  "source": {"kind": "user-file", "original": str(onnx.resolve()),

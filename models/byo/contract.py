@@ -4,7 +4,7 @@ A contract says which of the known calling conventions a file follows and the
 numbers the file itself may not state. JSON form (all keys listed; defaults
 in brackets)::
 
-    {"kind": "waveform" | "mdx" | "frame-stream",
+    {"kind": "waveform" | "mdx" | "frame-stream" | "dfn3",
      "task": "enhance" | "separate" | "extract" | "upscale",
      "sample_rate": 44100,          # Hz the model runs at; audio is resampled to it
      "channels": 2,                 # 1 (mono) or 2 (stereo) channels the model takes
@@ -39,6 +39,10 @@ Kinds and tensor layouts:
   (DTLN's convention). Recurrent models remember their first frames for
   seconds, so this matters beyond the start.
 
+- ``dfn3``: a DeepFilterNet export (``enc.onnx``, ``erb_dec.onnx``,
+  ``df_dec.onnx``, ``config.ini``), made stateful when it is added and run
+  by the bundled DeepFilterNet3 code; 48 kHz, mono per channel, one stem.
+
 The output's meaning is fixed by the kind (a waveform, or a spectrogram that
 replaces the input's); a stem not named is the residual, ``input - sum(stems)``.
 """
@@ -51,7 +55,7 @@ from typing import Any
 from restora.errors import ModelError
 
 FORMAT = 1
-KINDS = ("waveform", "mdx", "frame-stream")
+KINDS = ("waveform", "mdx", "frame-stream", "dfn3")
 TASKS = ("enhance", "separate", "extract", "upscale")
 WINDOWS = ("hann", "sqrt-hann", "hann-symmetric", "sqrt-hann-symmetric")  # periodic unless "symmetric"
 RATE_LIMITS = (8000, 192000)
@@ -111,6 +115,8 @@ def _names(value: Any, key: str) -> tuple[str, ...]:
 
 def _kind_fields(data: dict, kind: str) -> dict[str, Any]:
     """The fields only some kinds have, checked."""
+    if kind == "dfn3":
+        return {"chunk_s": 0.0, "overlap_s": 0.0}
     if kind == "waveform":
         chunk = _number(data, "chunk_s", float, CHUNK_LIMITS_S, 10.0)
         overlap = _number(data, "overlap_s", float, (0.0, chunk / 2), min(1.0, chunk / 4))
@@ -151,8 +157,12 @@ def from_dict(data: dict[str, Any]) -> Contract:
         raise ModelError(f"contract task {task!r} is not one of {', '.join(TASKS)}")
     rate = _number(data, "sample_rate", int, RATE_LIMITS)
     channels = _number(data, "channels", int, (1, 2), 1)
-    if kind == "mdx" and channels != 2 or kind == "frame-stream" and channels != 1:
+    if kind == "mdx" and channels != 2 or kind in ("frame-stream", "dfn3") and channels != 1:
         raise ModelError(f"a '{kind}' model takes {'2 channels' if kind == 'mdx' else '1 channel'}, not {channels}")
+    if kind == "dfn3":
+        if rate != 48000:
+            raise ModelError(f"a DeepFilterNet export must run at 48000 Hz; its config.ini says {rate}")
+        data = {"input": "enc.onnx", "output": "df_dec.onnx", **data}
     stems = _names(data.get("stems", ["main"]), "stems")
     if {"residual", "rest"} & set(stems):
         raise ModelError("stem names 'residual' and 'rest' are taken (input - main, input - every stem)")

@@ -223,8 +223,8 @@ def detect(facts: ModelFacts, hints: dict | None = None) -> dict:
         raise ModelError(f"{facts.name}: the model has no {'inputs' if not facts.inputs else 'outputs'}")
     if _deepfilternet(facts):
         raise ModelError(f"{facts.name}: looks like one of DeepFilterNet's three ONNX files ({_signature(facts)}); "
-                         f"such three-file exports are not a contract Restora can run (known: {KNOWN}); "
-                         f"use Restora's built-in DeepFilterNet instead")
+                         "add the export's .tar.gz, or enc.onnx in a folder that also holds erb_dec.onnx, "
+                         "df_dec.onnx and config.ini")
     if facts.inputs[0].dtype not in FLOATS:
         raise ModelError(f"{facts.name}: its first input {_shape_text(facts.inputs[0])} is not audio (not float); "
                          f"known contracts: {KNOWN}")

@@ -183,6 +183,8 @@ def run_once(path: str, contract: Contract) -> dict:
     from restora.models.byo.inspect_onnx import check_safe
 
     start = time.perf_counter()
+    if contract.kind == "dfn3":
+        return _run_dfn3_once(os.path.dirname(path), start)
     check_safe(path)
     session = _session(path)
     inputs = {n.name: n for n in session.get_inputs()}
@@ -195,6 +197,24 @@ def run_once(path: str, contract: Contract) -> dict:
     _check_outputs(contract, results, inputs, t)
     seconds = time.perf_counter() - start
     return {"ok": True, "seconds": round(seconds, 4), "outputs": {k: list(v.shape) for k, v in results.items()}}
+
+
+def _run_dfn3_once(folder: str, start: float) -> dict:
+    """Child side for a DeepFilterNet export: its three (stateful) graphs through the bundled runtime, on 0.5 s of
+    a quiet tone, answering finite audio of the same length."""
+    import numpy as np
+
+    from restora.models.byo.inspect_onnx import check_safe
+    from restora.models.dfn3 import Dfn3Session, enhance
+
+    for name in ("enc.onnx", "erb_dec.onnx", "df_dec.onnx"):
+        check_safe(os.path.join(folder, name))
+    session = Dfn3Session(folder, threads=1, providers="cpu")
+    x = (0.01 * np.sin(np.arange(24000) * 0.05)).astype(np.float32)
+    y = enhance(session, x)
+    if y.shape != x.shape or not np.isfinite(y).all():
+        raise ModelError(f"the export's output for 0.5 s of audio has shape {list(y.shape)} or is not finite")
+    return {"ok": True, "seconds": round(time.perf_counter() - start, 4), "outputs": {"audio": list(y.shape)}}
 
 
 def _error_text(exc: BaseException, memory_mb: int) -> str:
