@@ -1,5 +1,7 @@
 """The model manager: the bundled models and the user's own, with adding (drag and drop) and removing.
 
+Files that can be added: ``.onnx`` models and DeepFilterNet export tarballs.
+
 Adding runs :func:`restora.models.byo.add_model.add` on a worker thread (it
 loads the file once in a separate process, which takes seconds); a rejected
 file is one sentence in the status line, and the dialog stays usable. What
@@ -58,11 +60,21 @@ class ModelManagerDialog(QDialog):
         self.stems.setPlaceholderText("e.g. vocals (comma-separated)")
         self.model_id = QLineEdit()
         self.model_id.setPlaceholderText("(the file name)")
+        self.card = QLineEdit()
+        self.card.setPlaceholderText("optional model card JSON: anything else the file does not say")
+        card_button = QPushButton("…")
+        card_button.setAccessibleName("Choose a model card")
+        card_row = QHBoxLayout()
+        card_row.addWidget(self.card)
+        card_row.addWidget(card_button)
         form = QFormLayout()
         for label, widget in (("Id", self.model_id), ("Task", self.task), ("Sample rate, Hz", self.rate),
                               ("STFT size (n_fft)", self.n_fft), ("Stems", self.stems)):
             widget.setAccessibleName(label)
             form.addRow(label, widget)
+        self.card.setAccessibleName("Model card")
+        form.addRow("Model card", card_row)
+        card_button.clicked.connect(self._browse_card)
         self.add_button = QPushButton("&Add model file…")
         self.remove_button = QPushButton("&Remove")
         close = QPushButton("Close")
@@ -119,8 +131,14 @@ class ModelManagerDialog(QDialog):
             hints["stems"] = stems
         return hints
 
+    def _browse_card(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Model card", "", "Model cards (*.json)")
+        if path:
+            self.card.setText(path)
+
     def _browse(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Add ONNX models", "", "ONNX models (*.onnx)")
+        paths, _ = QFileDialog.getOpenFileNames(self, "Add ONNX models", "",
+                                                "ONNX models and DeepFilterNet exports (*.onnx *.tar.gz)")
         for path in paths:
             self.add_file(Path(path))
 
@@ -137,8 +155,9 @@ class ModelManagerDialog(QDialog):
             return
         path = self._queue.pop(0)
         hints, model_id = self.hints(), self.model_id.text().strip() or None
+        card = Path(self.card.text().strip()) if self.card.text().strip() else None
         self.status.setText(f"Checking {path.name}: loading it once in a separate process…")
-        self.job = Job(lambda cancel, progress: add(path, None, hints, model_id), parent=self, name="restora-add")
+        self.job = Job(lambda cancel, progress: add(path, card, hints, model_id), parent=self, name="restora-add")
         self.job.finished.connect(lambda model: self._added(model))
         self.job.failed.connect(lambda message: self._failed(path, message))
         self.job.start()
@@ -147,6 +166,7 @@ class ModelManagerDialog(QDialog):
         self.status.setText(f"Added '{model.id}': {model.contract.kind} model, {model.contract.task}; it is the node "
                             f"type model:{model.id} in the palette.")
         self.model_id.clear()
+        self.card.clear()
         self.refresh()
         self.models_changed.emit()
         self._next()
@@ -156,12 +176,12 @@ class ModelManagerDialog(QDialog):
         self._next()
 
     def dragEnterEvent(self, event) -> None:
-        if any(u.toLocalFile().lower().endswith(".onnx") for u in event.mimeData().urls()):
+        if any(_addable(u.toLocalFile()) for u in event.mimeData().urls()):
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:
         for url in event.mimeData().urls():
-            if url.toLocalFile().lower().endswith(".onnx"):
+            if _addable(url.toLocalFile()):
                 self.add_file(Path(url.toLocalFile()))
         event.acceptProposedAction()
 
@@ -192,3 +212,7 @@ class ModelManagerDialog(QDialog):
             self.job.wait(0)  # the add finishes on its own; its result is simply not shown
         super().closeEvent(event)
 
+
+def _addable(path: str) -> bool:
+    """An ONNX file or a DeepFilterNet export tarball (by name; the add itself checks the content)."""
+    return path.lower().endswith((".onnx", ".tar.gz", ".tgz"))

@@ -134,12 +134,6 @@ def test_onnxruntime_failure_becomes_model_error(tmp_path):
         _run(_processor(tmp_path / "fixed.onnx", contract, 2), _noise(2500, 2), 2500)
 
 
-def test_too_many_channels_for_a_stereo_model(tmp_path):
-    contract = bm.write_waveform_gain(tmp_path / "g.onnx")
-    with pytest.raises(ModelError, match="channels"):
-        _processor(tmp_path / "g.onnx", contract, 3)
-
-
 # --- mdx --------------------------------------------------------------------------------------------------------
 
 def test_mdx_full_band_half_model_halves_the_input(tmp_path):
@@ -246,7 +240,7 @@ def test_stream_stereo_input_runs_each_channel_with_its_own_states(tmp_path):
     x = _noise(2000, 2)
     out = _run(proc, x, 300)
     np.testing.assert_allclose(out["main"], 0.5 * x, atol=1e-5)
-    for inner in proc.inners:
+    for _, inner in proc.groups:
         assert inner.calls == _frames_for(2000)
         np.testing.assert_array_equal(inner.states["count"], [inner.calls])
 
@@ -290,3 +284,15 @@ def test_centred_framing_reconstructs_exactly_and_is_block_size_invariant(tmp_pa
     _run(proc, x, 7)
     # the model never saw a frame before the start's reflection: as many calls as centred frames, plus the flush
     assert proc.calls <= frames // 32 + 3
+
+
+def test_five_channels_through_a_stereo_model_go_in_pairs(tmp_path):
+    """Channels 0+1 and 2+3 as stereo pairs, the fifth duplicated as mono; a per-channel gain model shows which
+    model channel each one went through."""
+    contract = bm.write_waveform_gain(tmp_path / "g.onnx", gain=(0.5, 0.25), channels=2)
+    x = _noise(3000, 5, seed=4)
+    out = _run(_processor(tmp_path / "g.onnx", contract, 5), x, 700)
+    np.testing.assert_allclose(out["main"][:, [0, 2]], 0.5 * x[:, [0, 2]], atol=1e-6)
+    np.testing.assert_allclose(out["main"][:, [1, 3]], 0.25 * x[:, [1, 3]], atol=1e-6)
+    np.testing.assert_allclose(out["main"][:, 4], 0.375 * x[:, 4], atol=1e-6)  # both model channels, averaged
+    np.testing.assert_allclose(out["main"] + out["residual"], x, atol=1e-6)

@@ -54,6 +54,18 @@ def test_a_rejected_file_is_one_sentence_and_the_dialog_stays_usable(dialog, qtb
     assert dialog.add_button.isEnabled()
 
 
+def test_a_card_file_supplies_the_contract(dialog, qtbot, tmp_path):
+    import json
+
+    byo_models.write_waveform_gain(tmp_path / "c.onnx", channels=1)
+    (tmp_path / "c.json").write_text(json.dumps({"format": 1, "licence": "CC0", "contract": {"sample_rate": 22050}}))
+    dialog.card.setText(str(tmp_path / "c.json"))
+    with qtbot.waitSignal(dialog.models_changed, timeout=60000):
+        dialog.add_file(tmp_path / "c.onnx")
+    row = _ids(dialog).index("c")
+    assert dialog.table.item(row, 2).text() == "22050" and dialog.card.text() == ""
+
+
 def test_remove_asks_and_bundled_models_stay(dialog, qtbot, tmp_path):
     byo_models.write_waveform_gain(tmp_path / "g.onnx", channels=1)
     dialog.rate.setValue(8000)

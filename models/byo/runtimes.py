@@ -12,7 +12,8 @@ stream (it forgets buffers and recurrent states).
 The caller's channel count may differ from the model's: mono audio into a
 stereo model is duplicated and each output averaged back to mono; audio with
 more channels than a mono model takes runs each channel through its own copy
-of the runtime (own buffers and states).
+of the runtime (own buffers and states); more than two channels into a stereo
+model go in pairs, an odd last channel as mono.
 
 The runtimes per kind live in ``run_waveform``, ``run_mdx`` and ``run_stream``.
 """
@@ -84,24 +85,26 @@ class _MonoToStereo:
                 for name, a in outputs.items()}
 
 
-class _PerChannel:
-    """Several channels through a mono model: one runtime per channel, outputs joined side by side.
+class _Grouped:
+    """Channels in groups, each through its own runtime (one channel each for a mono model; pairs for a stereo
+    model, an odd last channel as mono), outputs joined side by side in channel order.
 
-    Every copy sees blocks of the same lengths, so all emit the same number of frames per call.
+    Every runtime sees blocks of the same lengths, so all emit the same number of frames per call.
     """
 
-    def __init__(self, inners: list[StemProcessor]) -> None:
-        self.inners = inners
+    def __init__(self, groups: list[tuple[slice, StemProcessor]]) -> None:
+        self.groups = groups
+        self.channels = groups[-1][0].stop
 
     def process(self, block: np.ndarray) -> dict[str, np.ndarray]:
-        x = as_block(block, len(self.inners))
-        return self._join([p.process(x[:, c:c + 1]) for c, p in enumerate(self.inners)])
+        x = as_block(block, self.channels)
+        return self._join([p.process(x[:, where]) for where, p in self.groups])
 
     def finish(self) -> dict[str, np.ndarray]:
-        return self._join([p.finish() for p in self.inners])
+        return self._join([p.finish() for _, p in self.groups])
 
     def reset(self) -> None:
-        for p in self.inners:
+        for _, p in self.groups:
             p.reset()
 
     @staticmethod
@@ -127,8 +130,8 @@ def processor_for(session, contract, channels: int) -> StemProcessor:
     """The streaming runtime for ``contract`` fed ``channels``-channel audio (module docstring).
 
     ``session`` is an onnxruntime InferenceSession (``restora.models.session.make_session``);
-    ``contract`` a :class:`restora.models.byo.contract.Contract`. ModelError when the
-    channel counts cannot be matched (more than two channels into a stereo model).
+    ``contract`` a :class:`restora.models.byo.contract.Contract`. More channels than
+    a stereo model takes go through it in pairs (0+1, 2+3, ...; an odd last one as mono).
     """
     channels = int(channels)
     if channels < 1:
@@ -136,7 +139,9 @@ def processor_for(session, contract, channels: int) -> StemProcessor:
     if channels == contract.channels:
         return _for_model(session, contract)
     if contract.channels == 1:
-        return _PerChannel([_for_model(session, contract) for _ in range(channels)])
+        return _Grouped([(slice(c, c + 1), _for_model(session, contract)) for c in range(channels)])
     if channels == 1:
         return _MonoToStereo(_for_model(session, contract))
-    raise ModelError(f"the model takes {contract.channels} channels; audio with {channels} cannot be matched to it")
+    groups = [(slice(c, min(c + 2, channels)), _for_model(session, contract) if c + 2 <= channels
+               else _MonoToStereo(_for_model(session, contract))) for c in range(0, channels, 2)]
+    return _Grouped(groups)
