@@ -94,6 +94,12 @@ def test_a_damaged_file_is_caught_on_load_and_listed(tmp_path, capsys):
     assert "damaged" in capsys.readouterr().out
 
 
+def registry_card_contract(model_id):
+    from importlib import resources
+
+    return json.loads((resources.files("restora.models") / "cards" / f"{model_id}.json").read_text())["contract"]
+
+
 def _preset(model_id, ports=None):
     ports = {"drums": "m.drums", "bass": "m.bass", "rest": "m.rest", "res": "m.residual"} if ports is None else ports
     return preset_from_dict({"restora_preset": 1, "name": "mine", "nodes": [
@@ -133,8 +139,9 @@ def test_the_bundled_gtcrn_file_added_as_a_user_model_matches_the_bundled_node(t
     bundled = REAL_STORE / "gtcrn" / "gtcrn_simple.onnx"
     if not bundled.is_file():
         pytest.skip("the bundled GTCRN model is not installed (restora models fetch gtcrn)")
-    assert cli_main(["models", "add", str(bundled), "--rate", "16000", "--window", "sqrt-hann-symmetric",
-                     "--id", "my-gtcrn"]) == 0
+    card = tmp_path / "gtcrn-card.json"  # the bundled card's contract block, as a user would pass it
+    card.write_text(json.dumps({"format": 1, "contract": registry_card_contract("gtcrn")}))
+    assert cli_main(["models", "add", str(bundled), "--card", str(card), "--id", "my-gtcrn"]) == 0
     rng = np.random.default_rng(0)
     t = np.arange(2 * 16000) / 16000
     x = (0.3 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 3 * t))
@@ -211,3 +218,33 @@ def test_a_broken_deepfilternet_export_is_refused(tmp_path, store, capsys, membe
     err = capsys.readouterr().err
     assert words in err and "Traceback" not in err
     assert _folders(store) == []
+
+
+def test_external_data_travels_with_the_model(tmp_path, store):
+    import onnx
+
+    src = tmp_path / "src"
+    src.mkdir()
+    byo_models.write_waveform_gain(src / "ext.onnx", gain=(0.5, 0.25), channels=2)
+    model = onnx.load(src / "ext.onnx")
+    onnx.save(model, src / "ext.onnx", save_as_external_data=True, all_tensors_to_one_file=True,
+              location="ext.bin", size_threshold=0)
+    assert (src / "ext.bin").is_file()
+    assert cli_main(["models", "add", str(src / "ext.onnx"), "--rate", "8000"]) == 0
+    added = user_store.load("ext")
+    assert (added.folder / "ext.bin").is_file() and "ext.bin" in added.card["files"]
+    (added.folder / "ext.bin").write_bytes(b"\x00" * 8)  # the weights changed behind our back
+    with pytest.raises(ModelError, match="sha256"):
+        user_store.load("ext")
+
+
+def test_bundled_cards_share_the_format_and_their_contracts_validate():
+    from importlib import resources
+
+    from restora.models.byo.contract import from_dict
+
+    cards = [json.loads(p.read_text()) for p in (resources.files("restora.models") / "cards").iterdir()
+             if p.name.endswith(".json")]
+    assert cards and all(card["format"] == 1 for card in cards)
+    contracts = {card["id"]: from_dict(card["contract"]) for card in cards if "contract" in card}
+    assert contracts["gtcrn"].kind == "frame-stream" and contracts["gtcrn"].center
