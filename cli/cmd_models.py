@@ -62,6 +62,8 @@ def _add(args: argparse.Namespace, hints: dict) -> int:
     if len(args.ids) != 1:
         raise UsageError("restora models add takes one .onnx file")
     model = add(Path(args.ids[0]), Path(args.card) if args.card else None, hints, args.model_id)
+    if getattr(args, "quiet", False):
+        return 0
     c = model.contract
     print(f"added '{model.id}': {c.kind} model, task {c.task}, {c.sample_rate} Hz, {c.channels} channel(s), "
           f"stems {', '.join(c.stems)}")
