@@ -114,6 +114,8 @@ def _rate(hz: float) -> str:
 def card_text(model_id: str) -> str:
     """The model card as a few lines of plain text; the error text when there is no card."""
     from restora.models import registry
+    if model_id not in registry.ids():
+        return added_card_text(model_id)
     try:
         card = registry.card(model_id)
     except RestoraError as exc:
@@ -130,6 +132,25 @@ def card_text(model_id: str) -> str:
     ]
     if card.attribution:
         lines.append(f"Attribution: {card.attribution}")
+    return "\n".join(lines)
+
+
+def added_card_text(model_id: str) -> str:
+    """A model the user added (restora models add): its card in a few lines; the error text when there is none."""
+    from restora.models.byo import user_store
+    try:
+        model = user_store.find(model_id)
+    except RestoraError as exc:
+        return str(exc)
+    c, card = model.contract, model.card
+    damage = user_store.verify(model.folder)
+    lines = [
+        f"Model: {card.get('name', model.id)} (added by you: {c.kind} contract, {c.task})",
+        f"Source: {card.get('source', {}).get('original', '?')}",
+        f"Licence: {card.get('licence', 'unknown')}",
+        f"Native sample rate: {_rate(c.sample_rate)}; {c.channels} channel(s); stems: {', '.join(c.stems)}",
+        f"Files: {damage or 'checked against their sha256'} ({model.folder})",
+    ]
     return "\n".join(lines)
 
 

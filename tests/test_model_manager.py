@@ -80,3 +80,23 @@ def test_remove_asks_and_bundled_models_stay(dialog, qtbot, tmp_path):
     dialog.table.selectRow(_ids(dialog).index("gtcrn"))
     dialog.remove_selected()
     assert "cannot be removed" in dialog.status.text() and "gtcrn" in _ids(dialog)
+
+
+def test_an_added_model_is_a_node_in_the_editor_with_its_card(dialog, qtbot, tmp_path):
+    from restora.app.chain import ChainModel
+    from restora.app.graph_editor import GraphEditor
+    from restora.app.node_info import card_text, model_id_for
+
+    byo_models.write_waveform_two_stem(tmp_path / "split.onnx", channels=2)
+    dialog.rate.setValue(8000)
+    dialog.stems.setText("drums,bass")
+    with qtbot.waitSignal(dialog.models_changed, timeout=60000):
+        dialog.add_file(tmp_path / "split.onnx")
+    editor = GraphEditor(ChainModel())
+    qtbot.addWidget(editor)
+    editor.palette.select_type("model:split")
+    editor.palette.add_button.click()
+    assert editor.selected_node_id() is not None
+    assert model_id_for("model:split") == "split"
+    text = card_text("split")
+    assert "added by you: waveform contract" in text and "stems: drums, bass" in text
