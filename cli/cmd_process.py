@@ -81,6 +81,8 @@ def register(sub, common) -> None:
     p.add_argument("-o", "--output", type=Path, required=True, help="output file (or folder)")
     add_output_options(p)
     p.add_argument("--report", type=Path, metavar="FILE.json", help="write measurements as JSON")
+    p.add_argument("--learn-noise", metavar="START-END",
+                   help="seconds of noise-only input (e.g. 0-1.5) every de-noise-profile node learns from")
     p.set_defaults(func=run)
     pr = sub.add_parser("presets", parents=[common], help="list the built-in presets")
     pr.set_defaults(func=run_presets)
@@ -91,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
     from restora.graph.file_job import process_file
 
     preset = load_with_overrides(args)
+    if getattr(args, "learn_noise", None):
+        preset = preset.with_overrides(learn_noise_overrides(preset, args.learn_noise))
     options = output_options(args)
     with FileProgress(args.input.name, enabled=_show_progress(args)) as bar:
         result = process_file(preset, args.input, args.output, options, progress=bar.update,
@@ -106,6 +110,23 @@ def run(args: argparse.Namespace) -> int:
     if args.report:
         write_text_atomic(args.report, json.dumps(file_report(result, preset), indent=2))
     return 0
+
+
+def learn_noise_overrides(preset, text: str) -> list[str]:
+    """``--set`` assignments giving every ``de-noise-profile`` node of ``preset`` the range ``START-END`` (s)."""
+    start, sep, end = text.partition("-")
+    try:
+        start_s, end_s = float(start), float(end)
+    except ValueError:
+        raise UsageError(f"--learn-noise {text!r}: expected START-END in seconds, e.g. 0-1.5") from None
+    if not sep:
+        raise UsageError(f"--learn-noise {text!r}: expected START-END in seconds, e.g. 0-1.5")
+    ids = [s.id for s in preset.nodes if s.type == "de-noise-profile"]
+    if not ids:
+        raise UsageError(f"--learn-noise: preset {preset.name!r} has no de-noise-profile node")
+    # A profile file would take precedence over the range: clear it, the user asked to learn.
+    return [f"{i}.{name}={value}" for i in ids for name, value in
+            (("learn_start_s", repr(start_s)), ("learn_end_s", repr(end_s)), ("profile", ""))]
 
 
 def providers_note() -> str:
