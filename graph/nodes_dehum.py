@@ -47,7 +47,7 @@ class DehumNode(Node):
 
     def start(self, sample_rate: int, channels: int) -> None:
         super().start(sample_rate, channels)
-        self._window = int(round(self.params["analysis_s"] * sample_rate))
+        self._window = round(self.params["analysis_s"] * sample_rate)
         self._held: list[np.ndarray] = []
         self._held_frames = 0
         self._decided = False

@@ -141,7 +141,7 @@ def test_block_size_invariance():
     x = np.stack([_hum(50.0, sr, 1.5) + 0.05 * rng.standard_normal(int(1.5 * sr)),
                   _speech_like(sr, 1.5)], axis=1).astype(np.float32)
     for params in ({"analysis_s": 1.0}, {"frequency_hz": 50.0}):
-        _, meas = assert_block_invariant_measured(lambda: DehumNode(**params), x, sr, block_sizes_s=(),
+        _, meas = assert_block_invariant_measured(lambda params=params: DehumNode(**params), x, sr, block_sizes_s=(),
                                                   atol=0.0, block_frames=(1, 1000, 44100))
         assert abs(meas[0][1] - 50.0) <= 0.5
 
