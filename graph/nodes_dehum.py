@@ -10,6 +10,10 @@ then filters the held samples and everything after with a fixed notch bank
 through untouched. A set ``frequency_hz`` skips detection and adds no latency.
 Memory is bounded by the analysis window. Reports ``hum_hz`` (Hz, None when no
 hum was found).
+
+Limitation: in automatic mode a musical note held steady through the whole
+analysis window, with no mains hum beside it, looks like hum and is notched;
+set ``frequency_hz`` (or leave the node out) for such material.
 """
 
 from __future__ import annotations
