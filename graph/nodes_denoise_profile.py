@@ -103,7 +103,8 @@ class NoiseProfileNode(Node):
         if self._processor is None:
             self._learn_short()
             first = self._processor.process(self._head)
-        return _out(np.concatenate([first, self._processor.finish()]))
+        rest = self._processor.finish().reshape(-1, self.channels)  # an empty stream gives [0, 0]
+        return _out(np.concatenate([first, rest]))
 
     # -- learning -------------------------------------------------------------
     def _learn(self, head: np.ndarray) -> None:

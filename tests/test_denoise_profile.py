@@ -161,3 +161,9 @@ def test_cli_learn_noise(tmp_path):
                  "--learn-noise", "zero-one"]) == 2
     assert main(["process", str(src), "-o", str(tmp_path / "o3.wav"), "--preset", "denoise-light",
                  "--learn-noise", "0-1"]) == 2
+
+
+def test_empty_stream_with_a_profile(tmp_path):
+    path = tmp_path / "p.json"
+    save_profile(learn_profile(np.ones((512, 1), np.float32), 16000), path)
+    assert run(np.zeros((0, 2), np.float32), 16000, profile=str(path)).shape == (0, 2)
