@@ -55,12 +55,12 @@ class NoiseProfileNode(Node):
               doc="end of the noise-only range (at most 60 s after its start)"),
         Param("profile", "", kind="text", doc="noise profile file (.json) to use instead of learning"),
         Param("save_profile", "", kind="text", doc="write the learned profile to this file (.json)"),
-        Param("reduction_db", 12.0, minimum=0.0, maximum=60.0, unit="dB",
+        Param("reduction_db", 20.0, minimum=0.0, maximum=60.0, unit="dB",
               doc="largest attenuation of any bin (the spectral floor)"),
-        Param("oversubtraction", 2.0, minimum=0.5, maximum=8.0, unit="x",
-              doc="multiple of the noise power subtracted; more removes more noise and more signal"),
-        Param("smoothing", 0.5, minimum=0.0, maximum=1.0,
-              doc="time/frequency smoothing of the gain (0 none, 1 most); less musical noise"),
+        Param("oversubtraction", 1.0, minimum=0.5, maximum=8.0, unit="x",
+              doc="multiple of the noise profile removed; more removes more noise and more signal"),
+        Param("smoothing", 0.95, minimum=0.0, maximum=0.99,
+              doc="decision-directed smoothing of the SNR estimate over time (0 none); less musical noise"),
     )
 
     def __init__(self, **params: Any) -> None:

@@ -52,10 +52,10 @@ def test_sdr_improves_at_0db_snr(sr):
     body = slice(int(LEAD_S * sr), None)
     before, after = sdr(clean[body], x[body, 0]), sdr(clean[body], y[body, 0])
     assert abs(before) < 0.5
-    assert after - before >= 5.0, (before, after)  # measured 5.8-6.1 dB
-    # In the noise-only lead-in the noise drops by at least 8 dB (the floor is 12 dB; measured 8.9 dB at 16 kHz).
+    assert after - before >= 6.0, (before, after)  # measured 7.0 (16 kHz), 8.1 (44.1 kHz), 8.0 (48 kHz) dB
+    # In the noise-only lead-in the noise drops by at least 15 dB (the floor is 20 dB; measured 17.5-18.5 dB).
     lead = slice(int(0.2 * sr), int(LEAD_S * sr))
-    assert 10 * np.log10(np.mean(x[lead] ** 2) / np.mean(y[lead] ** 2)) >= 8.0
+    assert 10 * np.log10(np.mean(x[lead] ** 2) / np.mean(y[lead] ** 2)) >= 15.0
 
 
 def test_clean_input_with_silent_profile_is_untouched(tmp_path):
@@ -137,7 +137,7 @@ def test_input_shorter_than_learning_range():
 def test_absurd_parameters():
     for params in ({"learn_start_s": 2.0, "learn_end_s": 1.0}, {"learn_start_s": 0.0, "learn_end_s": 90.0},
                    {"learn_end_s": 500.0}, {"reduction_db": -3}, {"oversubtraction": 100},
-                   {"smoothing": 2}, {"reduction_db": float("nan")}, {"nonsense": 1}):
+                   {"smoothing": 1.0}, {"reduction_db": float("nan")}, {"nonsense": 1}):
         with pytest.raises(ParameterError):
             NoiseProfileNode(**params)
     NoiseProfileNode(learn_start_s=2.0, learn_end_s=1.0, profile="x.json")  # a profile makes the range moot
@@ -156,7 +156,7 @@ def test_cli_learn_noise(tmp_path):
                  "--learn-noise", "0-1", "--report", str(tmp_path / "r.json")]) == 0
     y, rate = sf.read(out, dtype="float32")
     assert rate == sr and len(y) == len(clean)
-    assert sdr(clean[sr:], y[sr:]) - sdr(clean[sr:], (clean + noise)[sr:]) >= 4.0
+    assert sdr(clean[sr:], y[sr:]) - sdr(clean[sr:], (clean + noise)[sr:]) >= 5.0  # measured 6.7 dB
     assert main(["process", str(src), "-o", str(tmp_path / "o2.wav"), "--preset", "de-noise-profile",
                  "--learn-noise", "zero-one"]) == 2
     assert main(["process", str(src), "-o", str(tmp_path / "o3.wav"), "--preset", "denoise-light",
