@@ -56,7 +56,8 @@ def add_clicks(x: np.ndarray, sr: int, count: int, seed: int = 1) -> tuple[np.nd
         start = 200 + i * spacing + int(rng.integers(0, spacing // 2))
         length = 1 if i % 2 == 0 else max(2, int(rng.uniform(0.2, 2.0) * 1e-3 * sr))
         amp = rng.uniform(0.2, 0.6) * rng.choice([-1, 1])
-        y[start:start + length] += amp * (1.0 if length == 1 else rng.uniform(0.5, 1, length) * rng.choice([-1, 1], length))
+        shape = 1.0 if length == 1 else rng.uniform(0.5, 1, length) * rng.choice([-1, 1], length)
+        y[start:start + length] += amp * shape
         where.append((start, start + length))
     return y, where
 
