@@ -24,6 +24,12 @@ _NODE_TYPES: dict[str, str] = {
     "separate": "restora.graph.nodes_separate:SeparateNode",
     "extract": "restora.graph.nodes_extract:ExtractNode",
     "upscale": "restora.graph.nodes_upscale:UpscaleNode",
+    "de-hum": "restora.graph.nodes_dehum:DehumNode",
+    "de-ess": "restora.graph.nodes_deess:DeessNode",
+    "de-click": "restora.graph.nodes_declick:DeclickNode",
+    "de-clip": "restora.graph.nodes_declip:DeclipNode",
+    "de-noise-profile": "restora.graph.nodes_denoise_profile:NoiseProfileNode",
+    "dereverb": "restora.graph.nodes_dereverb:DereverbNode",
 }
 
 
