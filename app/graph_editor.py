@@ -12,6 +12,7 @@ palette, Enter adds the highlighted node type after the selected node.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
@@ -30,6 +31,8 @@ from restora.graph.registry import node_types
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 _PRESET_PLACEHOLDER = "Built-in preset…"
+LEARNS_NOISE = frozenset({"de-noise-profile"})  # node types with a learn_start_s / learn_end_s range
+MIN_LEARN_S = 0.1
 
 
 class NodeList(QListWidget):
@@ -145,6 +148,12 @@ class GraphEditor(QWidget):
         self.info_panel = NodeInfoPanel()
         self.status_label = QLabel()
         self.status_label.setAccessibleName("Editor messages")
+        self.learn_button = QPushButton("Learn noise from &selection")
+        self.learn_button.setAccessibleName("Learn noise from selection")
+        self.learn_button.setToolTip("Use the selected time range (noise only) as this node's noise profile")
+        self.learn_button.setVisible(False)
+        #: ``selection() -> (start_s, end_s) | None``: the window's time selection (set by the host window).
+        self.selection_provider: Callable[[], tuple[float, float] | None] = lambda: None
         self.undo_action = chain.undo_stack.createUndoAction(self, "Undo")
         self.redo_action = chain.undo_stack.createRedoAction(self, "Redo")
         self._build_layout()
@@ -159,7 +168,12 @@ class GraphEditor(QWidget):
         column.addWidget(QLabel("Chain (first to last)"))
         column.addWidget(self.node_list, 1)
         details = QSplitter(Qt.Orientation.Vertical)
-        details.addWidget(self.param_panel)
+        params = QWidget()
+        params_column = QVBoxLayout(params)
+        params_column.setContentsMargins(0, 0, 0, 0)
+        params_column.addWidget(self.param_panel, 1)
+        params_column.addWidget(self.learn_button)
+        details.addWidget(params)
         # Scrolled, so the card's long lines never squeeze the parameter form.
         info_scroll = QScrollArea()
         info_scroll.setWidgetResizable(True)
@@ -199,6 +213,7 @@ class GraphEditor(QWidget):
         return row
 
     def _connect(self) -> None:
+        self.learn_button.clicked.connect(self.learn_noise_from_selection)
         self.chain.structure_changed.connect(self._rebuild_list)
         self.chain.param_changed.connect(self._value_changed)
         self.palette.add_requested.connect(self.add_node)
@@ -235,7 +250,34 @@ class GraphEditor(QWidget):
         spec = self.chain.node(node_id) if node_id else None
         self.param_panel.show_node(spec)
         self.info_panel.set_node(spec)
+        self.learn_button.setVisible(spec is not None and spec.type in LEARNS_NOISE)
         self.selected_node_changed.emit(node_id or "")
+
+    def learn_noise_from_selection(self) -> None:
+        """Set the selected noise-profile node's learning range to the time selection (and drop a loaded
+        profile file, which would take precedence)."""
+        node_id = self.selected_node_id()
+        selection = self.selection_provider()
+        if not node_id or self.chain.node(node_id).type not in LEARNS_NOISE:
+            return
+        if selection is None or selection[1] - selection[0] < MIN_LEARN_S:
+            self.status_label.setText(f"Select at least {MIN_LEARN_S:g} s of noise alone in the spectrogram first.")
+            return
+        start, end = (round(t, 3) for t in selection)
+        # The end first when the range moves later, so the range in between never runs backwards.
+        order = ("learn_end_s", "learn_start_s") if start > self.chain.node(node_id).params.get("learn_end_s", 1.0) \
+            else ("learn_start_s", "learn_end_s")
+        self.chain.undo_stack.beginMacro(f"Learn noise from {start:g}-{end:g} s")  # one undo step
+        try:
+            self.chain.set_param(node_id, "profile", "")
+            for name in order:
+                self.chain.set_param(node_id, name, start if name == "learn_start_s" else end)
+        except ParameterError as exc:
+            self.status_label.setText(f"Cannot learn from {start:g}-{end:g} s: {exc}")
+            return
+        finally:
+            self.chain.undo_stack.endMacro()
+        self.status_label.setText(f"{node_id} learns the noise from {start:g}-{end:g} s.")
 
     # -- model -> widgets ---------------------------------------------------
     def _rebuild_list(self) -> None:

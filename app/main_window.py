@@ -176,6 +176,7 @@ class MainWindow(QMainWindow):
         self.chain.changed.connect(self._chain_changed)
         self.views.seek_requested.connect(self.seek)
         self.views.selection_changed.connect(self._selection_changed)
+        self.editor.selection_provider = self.views.selection
         self.renderer.rendered.connect(self._rendered)
         self.renderer.progress.connect(self._render_progress)
         self.renderer.lanes_changed.connect(self._lanes_changed)

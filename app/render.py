@@ -17,6 +17,8 @@ their generation is dropped and all of them at :meth:`RenderController.shutdown`
 
 from __future__ import annotations
 
+import tempfile
+
 import logging
 import threading
 import time
@@ -29,6 +31,7 @@ from restora.app.render_storage import RAM_LIMIT_BYTES, LaneStorage, remove_left
 from restora.app.source import SourceAudio, upsampled_source
 from restora.errors import Cancelled, RestoraError
 from restora.graph.lanes import DEFAULT_FADE_S, INPUT_STREAM, Lane, LaneAssembler, lane_preset, lanes_for
+from restora.graph.nodes_denoise_profile import fix_learning_ranges
 from restora.graph.nodes_upscale import fix_auto_cutoffs
 from restora.graph.preset import Preset
 from restora.graph.registry import node_class
@@ -133,6 +136,13 @@ class _Generation:
         self.progress = 0.0  # whole-file renders: share of the graph's passes done
         self.failed = False
         self.run_preset: Preset | None = None  # lane preset with start-of-file decisions fixed (render thread)
+        self._profiles: tempfile.TemporaryDirectory | None = None
+
+    def profile_folder(self) -> str:
+        """A private folder for noise profiles learned for this generation (removed with it)."""
+        if self._profiles is None:
+            self._profiles = tempfile.TemporaryDirectory(prefix="restora-profiles-")
+        return self._profiles.name
 
     def goal_end(self) -> int:
         """Frames to render: the expected length, or the decoded length once decoding ended."""
@@ -325,17 +335,23 @@ class _Worker:
         self._emit_stats(force=True)
 
     def _run_preset(self) -> Preset:
-        """The lane preset with each upscale node's ``auto`` cut-off measured once, on the file's start.
+        """The lane preset with each upscale node's ``auto`` cut-off measured once, on the file's start, and each
+        noise-profile node's profile learned once, from its range of the file.
 
         Segments start wherever the playhead is; measured per segment, the
-        cut-off (and so the restored band) could differ from segment to segment
-        and from the export, which measures from the start.
+        cut-off (and so the restored band) or the noise profile could differ from
+        segment to segment and from the export, which runs from the start.
         """
         if self.gen.run_preset is None:
             def head(frames: int) -> np.ndarray:
                 return np.array(self.gen.source.data[:min(frames, self._wait_decoded(frames))], dtype=np.float32)
 
-            self.gen.run_preset = fix_auto_cutoffs(lane_preset(self.gen.preset), head, self.gen.source.sample_rate)
+            def read(start: int, stop: int) -> np.ndarray:
+                return np.array(self.gen.source.data[start:min(stop, self._wait_decoded(stop))], dtype=np.float32)
+
+            rate = self.gen.source.sample_rate
+            preset = fix_auto_cutoffs(lane_preset(self.gen.preset), head, rate)
+            self.gen.run_preset = fix_learning_ranges(preset, read, rate, self.gen.profile_folder())
         return self.gen.run_preset
 
     def _source_blocks(self, start: int, stop: int):

@@ -142,3 +142,36 @@ class NoiseProfileNode(Node):
 
 def _out(block: np.ndarray) -> Outputs:
     return {"main": np.ascontiguousarray(block, dtype=np.float32)}
+
+
+def fix_learning_ranges(preset, read, rate: int, folder):
+    """``preset`` with each ``de-noise-profile`` node fed by the graph input given, as its ``profile``, a file
+    learned from its range of the input.
+
+    ``read(start, stop)`` returns input frames ``[start, stop)`` float32 [n, channels] at ``rate`` Hz (the
+    working rate); ``folder`` receives the profile files. A run over a later segment of a file (the GUI's
+    preview starts at the playhead) then removes the noise a run from the file's start would (export, CLI),
+    instead of learning from the segment's own first seconds. Nodes with a profile file, behind other nodes,
+    bypassed, or whose range holds too little audio are left as they are (they report their own errors).
+    """
+    from pathlib import Path
+
+    from restora.dsp.noise_profile import ProfileError, learn_profile, save_profile
+    from restora.graph.preset import GRAPH_INPUT
+
+    overrides = []
+    for spec in preset.nodes:
+        if spec.type != NoiseProfileNode.type_name or spec.input != GRAPH_INPUT or spec.bypass:
+            continue
+        params = NoiseProfileNode(**spec.params).params
+        if params["profile"]:
+            continue
+        start, end = params["learn_start_s"], params["learn_end_s"]
+        try:
+            profile = learn_profile(read(int(round(start * rate)), int(round(end * rate))), rate)
+        except ProfileError:
+            continue
+        path = Path(folder) / f"{spec.id}-{start:g}-{end:g}-{rate}.json"
+        save_profile(profile, path)
+        overrides.append(f"{spec.id}.profile={path}")
+    return preset.with_overrides(overrides) if overrides else preset

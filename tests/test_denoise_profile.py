@@ -167,3 +167,30 @@ def test_empty_stream_with_a_profile(tmp_path):
     path = tmp_path / "p.json"
     save_profile(learn_profile(np.ones((512, 1), np.float32), 16000), path)
     assert run(np.zeros((0, 2), np.float32), 16000, profile=str(path)).shape == (0, 2)
+
+
+def test_a_preview_segment_learns_from_the_file_range_not_its_own_start(tmp_path):
+    """The GUI previews from the playhead: fix_learning_ranges gives the node the profile of the file's range."""
+    from restora.graph.file_job import process_array
+    from restora.graph.nodes_denoise_profile import fix_learning_ranges
+    from restora.graph.preset import preset_from_dict
+
+    sr = 16000
+    clean, noise = speech_like(sr, seconds=4.0)
+    x = (clean + noise).astype(np.float32)[:, None]
+    preset = preset_from_dict({"restora_preset": 1, "name": "dn", "nodes": [
+        {"id": "dn", "type": "de-noise-profile", "input": "input", "params": {"learn_end_s": 1.0}}],
+        "outputs": {"main": "dn"}}, "test")
+    fixed = fix_learning_ranges(preset, lambda a, b: x[a:b], sr, tmp_path)
+    path = fixed.node("dn").params["profile"]
+    np.testing.assert_array_equal(load_profile(path).power, learn_profile(x[:sr], sr).power)
+    full = process_array(preset, x, sr)[0]["main"]
+    start, settle = int(1.5 * sr), int(0.5 * sr)
+    segment = x[start:]
+    with_fix = process_array(fixed, segment, sr)[0]["main"]
+    without = process_array(preset, segment, sr)[0]["main"]  # learns from 1.5-2.5 s, where there is speech
+    err_fixed = np.abs(with_fix[settle:] - full[start + settle:]).max()
+    err_unfixed = np.abs(without[settle:] - full[start + settle:]).max()
+    assert err_fixed < 0.05 * err_unfixed, (err_fixed, err_unfixed)
+    bypassed = preset.with_overrides(["dn.bypass=true"])
+    assert fix_learning_ranges(bypassed, lambda a, b: x[a:b], sr, tmp_path) is bypassed

@@ -327,3 +327,20 @@ def test_a_separator_brings_its_stems_as_outputs_and_lanes(qtbot):
     chain.undo_stack.undo()
     chain.undo_stack.undo()
     assert list(chain.outputs()) == ["vocals", "accompaniment"]
+
+
+def test_learn_noise_from_the_time_selection(editor):
+    node_id = add_from_palette(editor, "de-noise-profile")
+    assert editor.learn_button.isVisibleTo(editor)
+    editor.selection_provider = lambda: None
+    editor.learn_button.click()
+    assert "Select at least" in editor.status_label.text()
+    editor.selection_provider = lambda: (2.25, 3.5)
+    editor.learn_button.click()
+    params = editor.chain.node(node_id).params
+    assert (params["learn_start_s"], params["learn_end_s"], params["profile"]) == (2.25, 3.5, "")
+    editor.chain.undo_stack.undo()  # one step undoes the whole range
+    params = editor.chain.node(node_id).params
+    assert (params["learn_start_s"], params["learn_end_s"]) == (0.0, 1.0)
+    add_from_palette(editor, "gain")
+    assert not editor.learn_button.isVisibleTo(editor)
