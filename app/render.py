@@ -31,6 +31,7 @@ from restora.app.render_storage import RAM_LIMIT_BYTES, LaneStorage, remove_left
 from restora.app.source import SourceAudio, upsampled_source
 from restora.errors import Cancelled, RestoraError
 from restora.graph.lanes import DEFAULT_FADE_S, INPUT_STREAM, Lane, LaneAssembler, lane_preset, lanes_for
+from restora.graph.nodes_dehum import fix_hum_frequencies
 from restora.graph.nodes_denoise_profile import fix_learning_ranges
 from restora.graph.nodes_upscale import fix_auto_cutoffs
 from restora.graph.preset import Preset
@@ -335,8 +336,8 @@ class _Worker:
         self._emit_stats(force=True)
 
     def _run_preset(self) -> Preset:
-        """The lane preset with each upscale node's ``auto`` cut-off measured once, on the file's start, and each
-        noise-profile node's profile learned once, from its range of the file.
+        """The lane preset with each upscale node's ``auto`` cut-off and each de-hum node's hum measured once, on
+        the file's start, and each noise-profile node's profile learned once, from its range of the file.
 
         Segments start wherever the playhead is; measured per segment, the
         cut-off (and so the restored band) or the noise profile could differ from
@@ -350,7 +351,7 @@ class _Worker:
                 return np.array(self.gen.source.data[start:min(stop, self._wait_decoded(stop))], dtype=np.float32)
 
             rate = self.gen.source.sample_rate
-            preset = fix_auto_cutoffs(lane_preset(self.gen.preset), head, rate)
+            preset = fix_hum_frequencies(fix_auto_cutoffs(lane_preset(self.gen.preset), head, rate), head, rate)
             self.gen.run_preset = fix_learning_ranges(preset, read, rate, self.gen.profile_folder())
         return self.gen.run_preset
 

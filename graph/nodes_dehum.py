@@ -95,3 +95,26 @@ class DehumNode(Node):
         if self._decided:
             return {"main": empty(self.channels)}
         return {"main": self._release_held()}
+
+
+def fix_hum_frequencies(preset, head, rate: int):
+    """``preset`` with each automatic ``de-hum`` node fed by the graph input given the hum a run from the file's
+    start finds: ``frequency_hz`` set to it, or the node bypassed when there is none.
+
+    ``head(frames)`` returns the input's first ``frames`` [frames, channels] at ``rate`` Hz. The GUI's
+    preview starts wherever the playhead is; detecting per segment could find another hum there (a held
+    note) than the export does, which analyses the file's start.
+    """
+    from restora.graph.preset import GRAPH_INPUT
+
+    overrides = []
+    for spec in preset.nodes:
+        if spec.type != DehumNode.type_name or spec.input != GRAPH_INPUT or spec.bypass:
+            continue
+        params = DehumNode(**spec.params).params
+        if params["frequency_hz"] > 0:
+            continue
+        x = np.asarray(head(round(params["analysis_s"] * rate)), np.float64)
+        f0 = detect_hum(x.mean(axis=1), rate) if x.size else None
+        overrides.append(f"{spec.id}.frequency_hz={f0!r}" if f0 else f"{spec.id}.bypass=true")
+    return preset.with_overrides(overrides) if overrides else preset

@@ -203,3 +203,20 @@ def test_preset_runs_through_the_graph():
     assert found and abs(found[0].value - 60.0) <= 0.5
     # Hum and noise both at -20 dBFS: what is left is the noise, at its own level.
     assert _level_db(outputs["main"][sr:]) - _level_db(noise[sr:]) == pytest.approx(0.0, abs=0.2)
+
+
+def test_a_preview_segment_uses_the_hum_the_file_start_has():
+    """The GUI previews from the playhead: fix_hum_frequencies fixes what a run from the start detects."""
+    from restora.graph.nodes_dehum import fix_hum_frequencies
+    from restora.graph.preset import preset_from_dict
+
+    sr = 8000
+    preset = preset_from_dict({"restora_preset": 1, "name": "h", "nodes": [
+        {"id": "h", "type": "de-hum", "input": "input", "params": {}}], "outputs": {"main": "h"}}, "test")
+    x = (_hum(50.0, sr, 4.0) + 0.01 * np.random.default_rng(0).standard_normal(4 * sr))[:, None].astype(np.float32)
+    fixed = fix_hum_frequencies(preset, lambda n: x[:n], sr)
+    assert abs(fixed.node("h").params["frequency_hz"] - 50.0) < 0.5 and not fixed.node("h").bypass
+    clean = _speech_like(sr, 4.0)[:, None].astype(np.float32)
+    assert fix_hum_frequencies(preset, lambda n: clean[:n], sr).node("h").bypass  # no hum: pass through
+    given = preset.with_overrides(["h.frequency_hz=60"])
+    assert fix_hum_frequencies(given, lambda n: x[:n], sr) is given
