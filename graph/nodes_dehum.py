@@ -5,8 +5,14 @@ Blocks are float32 ``[frames, channels]`` at the graph's rate. With
 ``analysis_s`` seconds (counted in samples from the start, so the decision does
 not depend on block size; a shorter stream is analysed whole at ``finish``),
 detects the hum on the channel mean (:func:`restora.dsp.dehum.detect_hum`),
-then filters the held samples and everything after with a fixed notch bank
-(:func:`restora.dsp.dehum.notch_bank`). With no hum found the audio passes
+then removes it from the held samples and everything after. ``method``
+``subtract`` (default): in fixed 2 s windows from the stream's start, joined
+by 0.25 s cross-fades (:class:`restora.dsp.windowed.WindowedProcessor`), the
+least-squares fit of sinusoids at the harmonics is subtracted
+(:func:`restora.dsp.dehum.subtract_hum`), which leaves the phase of everything
+else alone (latency: one window). ``notch``: a fixed notch bank
+(:func:`restora.dsp.dehum.notch_bank`), causal, whose phase shift reaches tens
+of hertz around every notch (about 5-8 dB worse waveform SDR on speech). With no hum found the audio passes
 through untouched. A set ``frequency_hz`` skips detection and adds no latency.
 Memory is bounded by the analysis window. Reports ``hum_hz`` (Hz, None when no
 hum was found).
@@ -23,12 +29,14 @@ from typing import Any
 import numpy as np
 from scipy.signal import sosfilt
 
-from restora.dsp.dehum import F0_RANGE, detect_hum, notch_bank
+from restora.dsp.dehum import (F0_RANGE, SUBTRACT_OVERLAP_S, SUBTRACT_WINDOW_S, detect_hum, notch_bank,
+                               subtract_hum)
+from restora.dsp.windowed import WindowedProcessor
 from restora.graph.node import Block, Measurement, Node, Outputs, Param, ParameterError, empty
 
 
 class DehumNode(Node):
-    """Removes a hum fundamental and its harmonics with notches whose depth and width follow ``amount``."""
+    """Removes a hum fundamental and its harmonics: fitted sinusoids subtracted, or notches (``method``)."""
 
     type_name = "de-hum"
     PARAMS = (
@@ -37,8 +45,11 @@ class DehumNode(Node):
         Param("harmonics", 8, kind="int", minimum=0, maximum=40, unit="",
               doc="Harmonics notched above the fundamental (those above 0.45 x the sample rate are skipped)"),
         Param("amount", 100.0, minimum=0.0, maximum=100.0, unit="%",
-              doc="Notch depth (0.6 dB per %, 60 dB at 100 %) and width (0.5 Hz at 0 %, 1.5 Hz at 100 % on the "
-                  "fundamental, 10 % wider per harmonic number)"),
+              doc="subtract: share of the fitted hum taken away; notch: depth (0.6 dB per %, 60 dB at 100 %) and "
+                  "width (0.5 Hz at 0 %, 1.5 Hz at 100 % on the fundamental, 10 % wider per harmonic number)"),
+        Param("method", "subtract", kind="choice", choices=("subtract", "notch"),
+              doc="subtract: fitted sinusoids at the harmonics are subtracted (the rest keeps its phase); notch: a "
+                  "fixed notch bank (amount sets depth and width)"),
         Param("analysis_s", 2.0, minimum=0.5, maximum=10.0, unit="s",
               doc="Length of the stream's start analysed to detect the hum (output waits for it)"),
     )
@@ -56,6 +67,7 @@ class DehumNode(Node):
         self._held_frames = 0
         self._decided = False
         self._sos: np.ndarray | None = None
+        self._subtract: WindowedProcessor | None = None
         if self.params["frequency_hz"] > 0:
             self._decide(self.params["frequency_hz"])
 
@@ -63,12 +75,20 @@ class DehumNode(Node):
         """Fix the hum frequency (None: pass through) and build the filters."""
         self._decided = True
         self.measurements.append(Measurement("hum_hz", None if f0 is None else float(f0), "Hz"))
-        if f0 is not None:
+        self._subtract = None
+        if f0 is not None and self.params["method"] == "subtract":
+            p, rate = self.params, self.sample_rate
+            self._subtract = WindowedProcessor(
+                lambda chunk: subtract_hum(chunk, rate, f0, p["harmonics"], p["amount"] / 100.0).astype(np.float32),
+                round(SUBTRACT_WINDOW_S * rate), round(SUBTRACT_OVERLAP_S * rate), self.channels)
+        elif f0 is not None:
             self._sos = notch_bank(f0, self.params["harmonics"], self.params["amount"], self.sample_rate)
         if self._sos is not None:
             self._zi = np.zeros((len(self._sos), 2, self.channels))
 
     def _filter(self, x: np.ndarray) -> np.ndarray:
+        if self._subtract is not None:
+            return self._subtract.process(np.asarray(x, np.float32))
         if self._sos is None or len(x) == 0:
             return np.ascontiguousarray(x, np.float32)
         y, self._zi = sosfilt(self._sos, np.asarray(x, np.float64), axis=0, zi=self._zi)
@@ -92,9 +112,10 @@ class DehumNode(Node):
         return {"main": np.concatenate([first, self._filter(block[need:])])}
 
     def finish(self) -> Outputs:
-        if self._decided:
-            return {"main": empty(self.channels)}
-        return {"main": self._release_held()}
+        out = empty(self.channels) if self._decided else self._release_held()
+        if self._subtract is not None:
+            out = np.concatenate([out, self._subtract.finish()])
+        return {"main": out}
 
 
 def fix_hum_frequencies(preset, head, rate: int):

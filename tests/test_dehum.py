@@ -104,10 +104,32 @@ def test_manual_frequency():
 def test_amount_sets_depth():
     sr = 44100
     hum = _hum(60.0, sr, 3)[:, None]
-    red = {a: _level_db(hum[sr:]) - _level_db(_run(hum, sr, frequency_hz=60, amount=a)[0][sr:]) for a in (0, 30, 100)}
-    assert red[0] == pytest.approx(0.0, abs=1e-6)
-    assert 15.0 <= red[30] <= 19.0  # 0.6 dB per %: 18 dB notches
-    assert red[100] >= 45.0
+
+    def reduction(method, amount):
+        out = _run(hum, sr, frequency_hz=60, amount=amount, method=method)[0]
+        return _level_db(hum[sr:]) - _level_db(out[sr:])
+
+    notch = {a: reduction("notch", a) for a in (0, 30, 100)}
+    assert notch[0] == pytest.approx(0.0, abs=1e-6)
+    assert 15.0 <= notch[30] <= 19.0  # 0.6 dB per %: 18 dB notches
+    assert notch[100] >= 45.0
+    subtract = {a: reduction("subtract", a) for a in (0, 30, 100)}
+    assert subtract[0] == pytest.approx(0.0, abs=1e-6)
+    assert subtract[30] == pytest.approx(-20 * np.log10(0.7), abs=0.2)  # 30 % of the fitted hum taken away
+    assert subtract[100] >= 45.0
+
+
+def test_subtraction_keeps_the_phase_of_everything_else():
+    """The reason for the default method: on clean speech the notch bank's phase shift near every harmonic
+    costs waveform SDR; subtracting fitted sinusoids removes only their projection."""
+    sr = 44100
+    x = _speech_like(sr, 4).astype(np.float32)[:, None]
+
+    def sdr(method):
+        y = _run(x, sr, frequency_hz=50.0, harmonics=8, method=method)[0]
+        return 10 * np.log10(np.sum(x[sr:] ** 2) / np.sum((y[sr:] - x[sr:]) ** 2))
+
+    assert sdr("subtract") >= sdr("notch") + 4.0  # measured: 18.7 against 13.8 dB
 
 
 def test_clean_speech_untouched():
