@@ -98,14 +98,14 @@ class ModelManagerDialog(QDialog):
     # -- table -------------------------------------------------------------
     def refresh(self) -> None:
         """Reload the table: bundled models with their install state, then the added ones."""
-        from restora.models import fetch, registry
+        from restora.models import fetch, registry, store
         from restora.models.byo import user_store
 
-        rows = [(m, registry.card(m).task, str(registry.card(m).sample_rate), fetch.status(m), "bundled")
-                for m in registry.ids()]
+        cards = [registry.card(m) for m in registry.ids()]
+        rows = [(c.id, c.task, str(c.sample_rate), fetch.status(c.id), "bundled") for c in cards]
         for model in user_store.list_models():
             c = model.contract
-            state = "damaged" if user_store.verify(model.folder) else "added"
+            state = "damaged" if store.manifest_damage(model.folder) else "added"
             rows.append((model.id, f"{c.task} ({c.kind})", str(c.sample_rate), state, model.onnx.name))
         self.table.setRowCount(len(rows))
         for r, row in enumerate(rows):
@@ -206,12 +206,6 @@ class ModelManagerDialog(QDialog):
     def _ask(self, question: str) -> bool:
         answer = QMessageBox.question(self, "Remove model", question)
         return answer == QMessageBox.StandardButton.Yes
-
-    def closeEvent(self, event) -> None:
-        if self.job is not None and self.job.running:
-            self.job.wait(0)  # the add finishes on its own; its result is simply not shown
-        super().closeEvent(event)
-
 
 def _addable(path: str) -> bool:
     """An ONNX file or a DeepFilterNet export tarball (by name; the add itself checks the content)."""

@@ -137,13 +137,14 @@ def card_text(model_id: str) -> str:
 
 def added_card_text(model_id: str) -> str:
     """A model the user added (restora models add): its card in a few lines; the error text when there is none."""
+    from restora.models import store
     from restora.models.byo import user_store
     try:
         model = user_store.find(model_id)
     except RestoraError as exc:
         return str(exc)
     c, card = model.contract, model.card
-    damage = user_store.verify(model.folder)
+    damage = store.manifest_damage(model.folder)
     lines = [
         f"Model: {card.get('name', model.id)} (added by you: {c.kind} contract, {c.task})",
         f"Source: {card.get('source', {}).get('original', '?')}",

@@ -109,6 +109,7 @@ from scipy.interpolate import CubicSpline
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from measure import machine  # noqa: E402
+from upscale_quality import peak_normalised  # noqa: E402
 
 from restora.dsp.resample import resample  # noqa: E402
 from restora.graph.file_job import process_array  # noqa: E402
@@ -125,10 +126,6 @@ Method = Callable[[np.ndarray], np.ndarray]
 
 def _mono(audio: np.ndarray) -> np.ndarray:
     return audio.mean(axis=1).astype(np.float32)
-
-
-def _normalised(x: np.ndarray) -> np.ndarray:
-    return (x * (10 ** (-1 / 20) / max(float(np.abs(x).max()), 1e-9))).astype(np.float32)
 
 
 def _read(path: Path, seconds: float) -> np.ndarray:
@@ -154,7 +151,7 @@ def _speech(rows: list[dict], files: int, seconds: float) -> list[tuple[str, np.
             used[id(queue)] += 1
         if sum(map(len, parts)) >= n:
             out.append((f"{queue[first]['group']} ({used[id(queue)] - first} files from "
-                        f"{Path(queue[first]['path']).name})", _normalised(np.concatenate(parts)[:n])))
+                        f"{Path(queue[first]['path']).name})", peak_normalised(np.concatenate(parts)[:n])))
         if len(out) == files:
             break
     return out
@@ -164,7 +161,7 @@ def recordings(files: int, seconds: float) -> dict[str, list[tuple[str, np.ndarr
     rows = [r for r in csv.DictReader(open(CORPUS / "manifest.csv")) if r["split"] == "val"]
     out = {"speech": _speech([r for r in rows if r["kind"] == "speech_clean" and int(r["sample_rate"]) == SR],
                              files, seconds)}
-    music = [(r["path"], _normalised(_read(CORPUS / r["path"], seconds)))
+    music = [(r["path"], peak_normalised(_read(CORPUS / r["path"], seconds)))
              for r in rows if r["kind"] in ("music_mix", "music_loop")]
     songs = defaultdict(list)
     for r in rows:
@@ -172,7 +169,7 @@ def recordings(files: int, seconds: float) -> dict[str, list[tuple[str, np.ndarr
             songs[r["group"]].append(_read(CORPUS / r["path"], seconds))
     for song, parts in sorted(songs.items()):
         n = min(map(len, parts))
-        music.append((f"{song} (stem sum)", _normalised(sum(p[:n] for p in parts))))
+        music.append((f"{song} (stem sum)", peak_normalised(sum(p[:n] for p in parts))))
     out["music"] = music[:files]
     return out
 

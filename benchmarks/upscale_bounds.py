@@ -46,7 +46,6 @@ from measure import machine  # noqa: E402
 from restora.dsp.bandwidth import estimate_bandwidth  # noqa: E402
 from restora.dsp.resample import resample  # noqa: E402
 from restora.models import sr_extender as se  # noqa: E402
-from restora.models.lass import istft, stft  # noqa: E402
 
 
 class Original:
@@ -56,15 +55,6 @@ class Original:
     top_hz: float = 24000.0
 
 
-def _spectra(x: np.ndarray) -> np.ndarray:
-    """[C, BINS, T] complex STFTs of ``x`` [n, C] (the model's STFT)."""
-    return np.stack([stft(x[:, c].astype(np.float64), se.N_FFT, se.HOP) for c in range(x.shape[1])])
-
-
-def _resynthesised(spec: np.ndarray, n: int) -> np.ndarray:
-    return np.stack([istft(s, n, se.N_FFT, se.HOP) for s in spec], axis=1)
-
-
 class EnvelopeOracle:
     """The folded copy scaled to the original's envelope (``smooth`` bins); ``flat``: copy magnitude removed."""
 
@@ -72,13 +62,13 @@ class EnvelopeOracle:
         self.smooth, self.flat = smooth, flat
 
     def extend(self, x: np.ndarray, cutoff_hz: float) -> np.ndarray:
-        spec, ref = _spectra(x), _spectra(Original.audio48[: len(x)])
+        spec, ref = se.spectra(x), se.spectra(Original.audio48[: len(x)])
         kc = se.cutoff_bin(cutoff_hz / (se.RATE / 2))
         copy = np.abs(spec[:, se.fold_index(kc)]) ** 2
         want = np.maximum(uniform_filter1d(np.abs(ref) ** 2, self.smooth, axis=1), 0.0)
         have = copy if self.flat else np.maximum(uniform_filter1d(copy, self.smooth, axis=1), 0.0)
         gain = 0.5 * np.log10((want + 1e-14) / (have + 1e-14))
-        return _resynthesised(se.apply_gains(spec, kc, np.clip(gain, -6.0, 2.0)), len(x))
+        return se.waveforms(se.apply_gains(spec, kc, np.clip(gain, -6.0, 2.0)), len(x))
 
 
 class LevelOracle:
@@ -90,7 +80,7 @@ class LevelOracle:
 
     def extend(self, x: np.ndarray, cutoff_hz: float) -> np.ndarray:
         cutoff = cutoff_hz / (se.RATE / 2)
-        spec, ref = _spectra(x), _spectra(Original.audio48[: len(x)])
+        spec, ref = se.spectra(x), se.spectra(Original.audio48[: len(x)])
         kc = se.cutoff_bin(cutoff)
         gain = self.model.gains(np.log10(np.abs(spec) + se.EPS), cutoff).astype(np.float64)
         band = slice(kc, max(kc + 1, int(Original.top_hz / (se.RATE / 2) * (se.BINS - 1))))
@@ -98,7 +88,7 @@ class LevelOracle:
         truth = np.log10(np.abs(ref[:, band]) ** 2 + 1e-14).mean(1)
         shift = truth - ours if self.per_frame else (truth - ours).mean(-1, keepdims=True)
         gain = gain + 0.5 * shift[:, None, :]
-        return _resynthesised(se.apply_gains(spec, kc, np.clip(gain, -6.0, 2.0)), len(x))
+        return se.waveforms(se.apply_gains(spec, kc, np.clip(gain, -6.0, 2.0)), len(x))
 
 
 ORACLES = {"env-375": EnvelopeOracle(16, False), "env-1500": EnvelopeOracle(64, False),

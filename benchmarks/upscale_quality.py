@@ -108,20 +108,20 @@ def register(name: str, fn: Method) -> None:
 
 # -- recordings ------------------------------------------------------------
 
-def _normalised(audio: np.ndarray) -> np.ndarray:
+def peak_normalised(audio: np.ndarray) -> np.ndarray:
     """Peak at -1 dBFS, so the LSD floor sits equally far below every recording."""
     return (audio * (10 ** (-1 / 20) / max(float(np.abs(audio).max()), 1e-9))).astype(np.float32)
 
 
 def _read(path: Path, seconds: float) -> tuple[np.ndarray, int]:
     audio, sr = sf.read(path, dtype="float32", always_2d=True, frames=int(seconds * 192000))
-    return _normalised(audio[: int(seconds * sr)]), sr
+    return peak_normalised(audio[: int(seconds * sr)]), sr
 
 
 def _sum_stems(paths: list[Path], seconds: float) -> tuple[np.ndarray, int]:
     parts = [_read(p, seconds) for p in paths]
     length = min(len(a) for a, _ in parts)
-    return _normalised(sum(a[:length].mean(axis=1, keepdims=True) for a, _ in parts)), parts[0][1]
+    return peak_normalised(sum(a[:length].mean(axis=1, keepdims=True) for a, _ in parts)), parts[0][1]
 
 
 def _round_robin(rows: list[dict]) -> list[dict]:

@@ -43,8 +43,6 @@ def run(args: argparse.Namespace) -> int:
     hints = {field: getattr(args, opt) for opt, field in ADD_HINTS.items() if getattr(args, opt) is not None}
     if "center" in hints:
         hints["center"] = hints["center"] == "yes"
-    if isinstance(hints.get("stems"), str):
-        hints["stems"] = [s.strip() for s in hints["stems"].split(",") if s.strip()]
     if args.action != "add" and (hints or args.card or args.model_id):
         raise UsageError("--card, --id and the contract options go with 'restora models add FILE.onnx'")
     if args.action == "add":
@@ -123,9 +121,9 @@ def _list_or_fetch(args: argparse.Namespace) -> int:
 
 def _print_added(model) -> bool:
     """One row for an added model; True when its files are damaged."""
-    from restora.models.byo import user_store
+    from restora.models import store
 
-    damage = user_store.verify(model.folder)
+    damage = store.manifest_damage(model.folder)
     state = "damaged" if damage else "added"
     licence = str(model.card.get("licence", ""))[:18]
     print(f"{model.id:16s} {state:10s} {model.contract.task + ' (' + model.contract.kind + ')':26s} "

@@ -62,9 +62,11 @@ class UserModelNode(Node):
         else:
             session, _ = make_session(model.onnx, self.params["threads"])
             self._processor = runtimes.processor_for(session, contract, channels)
+        # The stems travel side by side, [n, stems * channels], through one resampler and one queue.
+        width = channels * len(self._stems)
         self._down = StreamResampler(sample_rate, contract.sample_rate, channels, "VHQ")
-        self._up = {s: StreamResampler(contract.sample_rate, sample_rate, channels, "VHQ") for s in self._stems}
-        self._pending = {s: empty(channels) for s in self._stems}
+        self._up = StreamResampler(contract.sample_rate, sample_rate, width, "VHQ")
+        self._pending = empty(width)
         self._mix = empty(channels)
         self._model_s, self._frames_in = 0.0, 0
 
@@ -79,7 +81,7 @@ class UserModelNode(Node):
         self._mix = np.concatenate([self._mix, block])
         self._frames_in += len(block)
         stems = self._run(self._processor.process, self._down.process(block))
-        return self._emit({s: self._up[s].process(stems[s]) for s in self._stems})
+        return self._emit(self._up.process(self._packed(stems)))
 
     def finish(self) -> Outputs:
         flushed = self._down.finish()
@@ -88,27 +90,26 @@ class UserModelNode(Node):
         if self._frames_in:
             self.measurements.append(Measurement("real_time_factor",
                                                  self._model_s * self.sample_rate / self._frames_in))
-        tail = {}
-        for s in self._stems:
-            at_model = np.concatenate([more.get(s, empty(self.channels)), last[s]])
-            tail[s] = np.concatenate([self._up[s].process(at_model), self._up[s].finish()])
-        out = self._emit(tail)
+        at_model = np.concatenate([self._packed(more), self._packed(last)]) if more else self._packed(last)
+        out = self._emit(np.concatenate([self._up.process(at_model), self._up.finish()]))
         # A round trip through another rate can lose a frame or two to rounding: pad to the input's length.
-        pad = {s: np.zeros((max(0, len(self._mix) - len(self._pending[s])), self.channels), np.float32)
-               for s in self._stems}
-        rest = self._emit(pad)
+        rest = self._emit(np.zeros((max(0, len(self._mix) - len(self._pending)), self._pending.shape[1]), np.float32))
         return {k: np.concatenate([v, rest[k]]) for k, v in out.items()}
 
     def close(self) -> None:
         self._processor = None
 
-    def _emit(self, new: dict[str, np.ndarray]) -> Outputs:
-        """Frames every stem and the input have in common; rest = input − sum of stems."""
-        for s in self._stems:
-            self._pending[s] = np.concatenate([self._pending[s], np.asarray(new[s], np.float32)])
-        n = min([len(self._mix)] + [len(p) for p in self._pending.values()])
-        stems = {s: self._pending[s][:n] for s in self._stems}
-        self._pending = {s: p[n:] for s, p in self._pending.items()}
+    def _packed(self, stems: dict[str, np.ndarray]) -> np.ndarray:
+        """The stems [m, channels] each, side by side: [m, stems * channels]."""
+        return np.concatenate([stems[s] for s in self._stems], axis=1)
+
+    def _emit(self, new: np.ndarray) -> Outputs:
+        """Frames the stems (packed, at the node rate) and the input have in common; rest = input − sum of stems."""
+        self._pending = np.concatenate([self._pending, np.asarray(new, np.float32)])
+        n = min(len(self._mix), len(self._pending))
+        packed, self._pending = self._pending[:n], self._pending[n:]
+        c = self.channels
+        stems = {s: packed[:, i * c:(i + 1) * c] for i, s in enumerate(self._stems)}
         mix, self._mix = self._mix[:n], self._mix[n:]
         rest = (mix - sum(stems.values())).astype(np.float32)
         return {"main": stems[self._stems[0]].copy(), **stems, REST: rest}

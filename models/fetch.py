@@ -51,17 +51,11 @@ def status(model_id: str) -> str:
     folder = store.model_root() / model_id
     if not folder.exists():
         return MISSING
-    manifest = folder / store.MANIFEST
-    try:
-        files = json.loads(manifest.read_text())["files"]
-    except (OSError, ValueError, KeyError):
+    if store.manifest_damage(folder):
         return DAMAGED
+    files = json.loads((folder / store.MANIFEST).read_text())["files"]
     if any(name not in files for name in card.files):
         return DAMAGED
-    for name, digest in files.items():
-        path = folder / name
-        if not path.is_file() or store.sha256_of(path) != digest:
-            return DAMAGED
     expected = {m.dest: m.sha256 for m in card.source.members if m.sha256}
     if not card.build and any(name in files and files[name] != digest for name, digest in expected.items()):
         return OUTDATED

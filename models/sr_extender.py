@@ -76,6 +76,16 @@ def apply_gains(spec: np.ndarray, kc: int, gain: np.ndarray) -> np.ndarray:
     return spec * (1.0 - w) + copy * w
 
 
+def spectra(x: np.ndarray) -> np.ndarray:
+    """The model's STFT of each channel of ``x`` [n, C] at 48 kHz: complex128 [C, BINS, T]."""
+    return np.stack([stft(x[:, c].astype(np.float64), N_FFT, HOP) for c in range(x.shape[1])])
+
+
+def waveforms(spec: np.ndarray, n: int) -> np.ndarray:
+    """The inverse of :func:`spectra`: ``spec`` [C, BINS, T] → float64 [n, C]."""
+    return np.stack([istft(s, n, N_FFT, HOP) for s in spec], axis=1)
+
+
 class SRExtender:
     """The gain network in an ONNX Runtime session, and the signal path around it (module docstring)."""
 
@@ -97,9 +107,9 @@ class SRExtender:
     def extend_chunk(self, x: np.ndarray, cutoff_hz: float) -> np.ndarray:
         """One pass over ``x`` [n, C] at 48 kHz → extended [n, C] float64."""
         cutoff = cutoff_hz / (RATE / 2)
-        spec = np.stack([stft(x[:, c].astype(np.float64), N_FFT, HOP) for c in range(x.shape[1])])
-        out = apply_gains(spec, cutoff_bin(cutoff), self.gains(np.log10(np.abs(spec) + EPS), cutoff))
-        return np.stack([istft(s, len(x), N_FFT, HOP) for s in out], axis=1)
+        spec = spectra(x)
+        return waveforms(apply_gains(spec, cutoff_bin(cutoff), self.gains(np.log10(np.abs(spec) + EPS), cutoff)),
+                         len(x))
 
     def extend(self, audio: np.ndarray, cutoff_hz: float) -> np.ndarray:
         """``audio`` [frames, channels] (or [frames]) at 48 kHz extended above ``cutoff_hz``; float32, same shape."""

@@ -61,14 +61,23 @@ def require(model_id: str, verify: bool = True) -> Path:
         raise ModelError(f"model '{model_id}' is not installed in {model_root()}; "
                          f"run: restora models fetch")
     if verify and folder not in _verified:
-        files = json.loads(manifest.read_text())["files"]
-        for name, digest in files.items():
-            path = folder / name
-            if not path.is_file():
-                raise ModelError(f"model '{model_id}': file {path} is missing; "
-                                 f"run: restora models fetch --force")
-            if sha256_of(path) != digest:
-                raise ModelError(f"model '{model_id}': file {path} fails its sha256 check; "
-                                 f"run: restora models fetch --force")
+        damage = manifest_damage(folder)
+        if damage:
+            raise ModelError(f"model '{model_id}': {damage}; run: restora models fetch --force")
         _verified.add(folder)
     return folder
+
+
+def manifest_damage(folder: Path) -> str:
+    """'' when every file ``folder``'s manifest lists is there with its sha256, else what is wrong (one phrase)."""
+    try:
+        files = json.loads((folder / MANIFEST).read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"its manifest {folder / MANIFEST} is missing or unreadable"
+    for name, digest in files.items():
+        path = folder / name
+        if not path.is_file():
+            return f"file {path} is missing"
+        if sha256_of(path) != digest:
+            return f"file {path} fails its sha256 check"
+    return ""

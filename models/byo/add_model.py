@@ -119,8 +119,8 @@ def _install(source: Path, card: dict, model_id: str, fill, probe_timeout_s: flo
 
 def _id_in(folder: Path) -> str:
     try:
-        return json.loads((folder / user_store.CARD).read_text())["id"]
-    except (OSError, ValueError, KeyError):
+        return user_store.read_model(folder).id
+    except user_store.UNREADABLE:
         return folder.name
 
 
@@ -136,12 +136,12 @@ def _copy_in(onnx: Path, external: tuple[str, ...], part: Path) -> list[str]:
     return names
 
 
-def _write_card(part: Path, given: dict, model_id: str, onnx: Path, files: list[str], contract) -> None:
+def _write_card(part: Path, given: dict, model_id: str, source: Path, files: list[str], contract) -> None:
     card = {key: given[key] for key in user_store.CARD_KEYS if key in given}
-    card.update({"format": FORMAT, "id": model_id, "name": given.get("name") or default_name(onnx),
+    card.update({"format": FORMAT, "id": model_id, "name": given.get("name") or default_name(source),
                  "task": contract.task, "sample_rate": contract.sample_rate,
                  "licence": given.get("licence") or "unknown (user-supplied file)",
-                 "source": {"kind": "user-file", "original": str(onnx.resolve()),
+                 "source": {"kind": "user-file", "original": str(source.resolve()),
                             "added": datetime.date.today().isoformat()},
                  "files": files, "contract": contract.to_dict()})
     (part / user_store.CARD).write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from restora.models.byo.runtimes import RESIDUAL, as_block, empty_outputs
+from restora.models.byo.runtimes import RESIDUAL, InputQueue, as_block
 
 
 class Dfn3Processor:
@@ -32,11 +32,11 @@ class Dfn3Processor:
         from restora.models.dfn3 import Dfn3Stream
 
         self.streams = [Dfn3Stream(self.session) for _ in range(self.channels)]
-        self._pending = np.zeros((0, self.channels), np.float32)
+        self._pending = InputQueue(self.channels)
 
     def process(self, block: np.ndarray) -> dict[str, np.ndarray]:
         x = as_block(block, self.channels)
-        self._pending = np.concatenate([self._pending, x])
+        self._pending.push(x)
         return self._pair([s.push(x[:, c]) for c, s in enumerate(self.streams)])
 
     def finish(self) -> dict[str, np.ndarray]:
@@ -44,8 +44,4 @@ class Dfn3Processor:
 
     def _pair(self, outs: list[np.ndarray]) -> dict[str, np.ndarray]:
         """The channels' outputs (equally long: every stream got the same samples) and the residual."""
-        out = np.stack(outs, axis=1).astype(np.float32) if outs and len(outs[0]) else None
-        if out is None:
-            return empty_outputs(self.names, self.channels)
-        x, self._pending = self._pending[:len(out)], self._pending[len(out):]
-        return {self.names[0]: out, self.names[1]: x - out}
+        return self._pending.pair(np.stack(outs, axis=1).astype(np.float32), self.names)

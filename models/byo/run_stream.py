@@ -30,7 +30,7 @@ import numpy as np
 
 from restora.dsp.stft import SpectralProcessor
 from restora.errors import ModelError
-from restora.models.byo.runtimes import RESIDUAL, as_block, empty_outputs, run_model
+from restora.models.byo.runtimes import RESIDUAL, InputQueue, as_block, empty_outputs, run_model
 
 _DTYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16,
            "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(bool)": np.bool_}
@@ -86,7 +86,7 @@ class FrameStreamProcessor:
         self.states = initial_states(self.session, c.states)
         self.calls = 0
         self._spectral = SpectralProcessor(c.n_fft, c.hop, window_of(c.window, c.n_fft), fn=self._frames)
-        self._pending = np.zeros((0, 1), np.float32)
+        self._pending = InputQueue(1)
         self._half = c.n_fft // 2
         self._head = np.zeros((0, 1), np.float32) if c.center else None  # held until the start can be reflected
         self._tail = np.zeros((0, 1), np.float32)  # the last n_fft/2 + 1 input samples, for the end's reflection
@@ -98,7 +98,7 @@ class FrameStreamProcessor:
         x = as_block(block, 1)
         if len(x) == 0:  # the STFT would start its zero history, and finish() would then run the model on it
             return empty_outputs(self.names, 1)
-        self._pending = np.concatenate([self._pending, x])
+        self._pending.push(x)
         self._tail = np.concatenate([self._tail, x])[-(self._half + 1):]
         if self._head is not None:
             self._head = np.concatenate([self._head, x])
@@ -136,10 +136,7 @@ class FrameStreamProcessor:
         out, self._drop = out[cut:], self._drop - cut
         if last:
             out = out[:len(self._pending)]
-        if len(out) == 0:
-            return empty_outputs(self.names, 1)
-        x, self._pending = self._pending[:len(out)], self._pending[len(out):]
-        return {self.names[0]: out, self.names[1]: x - out}
+        return self._pending.pair(out, self.names)
 
     def _frames(self, spec: np.ndarray) -> np.ndarray:
         """STFT frames ``[k, bins, 1]`` complex → the model's frames, one call each, states carried."""

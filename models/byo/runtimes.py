@@ -63,6 +63,27 @@ def as_block(block: np.ndarray, channels: int) -> np.ndarray:
     return x
 
 
+class InputQueue:
+    """The input frames ``[n, channels]`` a runtime has taken but not yet matched with output, so each stem's
+    residual is taken against the input it is aligned with (runtimes whose output lags their input)."""
+
+    def __init__(self, channels: int) -> None:
+        self._x = np.zeros((0, channels), np.float32)
+
+    def __len__(self) -> int:
+        return len(self._x)
+
+    def push(self, x: np.ndarray) -> None:
+        self._x = np.concatenate([self._x, x])
+
+    def pair(self, out: np.ndarray, names: tuple[str, str]) -> dict[str, np.ndarray]:
+        """``{names[0]: out, names[1]: input - out}`` for ``out`` [m, channels], the next m input frames."""
+        if len(out) == 0:
+            return empty_outputs(names, self._x.shape[1])
+        x, self._x = self._x[:len(out)], self._x[len(out):]
+        return {names[0]: out, names[1]: x - out}
+
+
 class _MonoToStereo:
     """Mono audio through a stereo model: the channel duplicated, every output averaged back to mono."""
 

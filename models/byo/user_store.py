@@ -35,6 +35,7 @@ from restora.models.byo.contract import Contract, from_dict
 
 USER_DIR = "user"
 CARD = "card.json"
+UNREADABLE = (OSError, ValueError, KeyError, IndexError, ModelError)  # what reading a damaged card raises
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,47}")
 CARD_KEYS = ("id", "name", "licence", "licence_url", "attribution", "contract", "notes")
 
@@ -55,7 +56,8 @@ def user_root() -> Path:
     return store.model_root() / USER_DIR
 
 
-def _read(folder: Path) -> UserModel:
+def read_model(folder: Path) -> UserModel:
+    """The model in ``folder`` from its card (one of ``UNREADABLE`` when the card is damaged)."""
     card = json.loads((folder / CARD).read_text(encoding="utf-8"))
     onnx = [name for name in card["files"] if name.endswith(".onnx")]
     return UserModel(card["id"], folder, folder / onnx[0], card, from_dict(card["contract"]))
@@ -67,8 +69,8 @@ def list_models() -> list[UserModel]:
     for folder in sorted(user_root().glob("*")):
         if folder.is_dir() and not folder.name.startswith("."):
             try:
-                found.append(_read(folder))
-            except (OSError, ValueError, KeyError, IndexError, ModelError):
+                found.append(read_model(folder))
+            except UNREADABLE:
                 continue
     return sorted(found, key=lambda m: m.id)
 
@@ -91,26 +93,11 @@ def find(model_id: str) -> UserModel:
 def load(model_id: str) -> UserModel:
     """:func:`find`, then every file checked against the manifest (on every load, not once per process)."""
     model = find(model_id)
-    damage = verify(model.folder)
+    damage = store.manifest_damage(model.folder)
     if damage:
         raise ModelError(f"model '{model_id}': {damage}; remove it (restora models remove {model_id}) and add "
                          "the file again")
     return model
-
-
-def verify(folder: Path) -> str:
-    """'' when every file of ``folder`` matches ``manifest.json``, else what is wrong."""
-    try:
-        files = json.loads((folder / store.MANIFEST).read_text())["files"]
-    except (OSError, ValueError, KeyError):
-        return f"its manifest in {folder} is missing or unreadable"
-    for name, digest in files.items():
-        path = folder / name
-        if not path.is_file():
-            return f"file {path} is missing"
-        if store.sha256_of(path) != digest:
-            return f"file {path} fails its sha256 check"
-    return ""
 
 
 def remove(model_id: str) -> Path:
