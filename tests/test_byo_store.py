@@ -116,7 +116,7 @@ def test_an_added_two_stem_model_runs_in_the_graph_at_another_rate(tmp_path):
     runs = {b: process_array(_preset("two"), x, rate, block_frames=b) for b in (256, 4096)}
     outs = {b: run[0] for b, run in runs.items()}
     [rtf] = [m.value for m in runs[256][1]["m"] if m.name == "real_time_factor"]
-    assert 0 < rtf < 5
+    assert np.isfinite(rtf) and rtf > 0  # reported; how fast is for benchmarks/byo_models.py, not a unit test
     for out in outs.values():
         assert out["main"].shape == x.shape
         np.testing.assert_allclose(out["drums"] + out["bass"] + out["rest"], x, atol=1e-6)  # the residual rule
