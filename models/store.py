@@ -5,6 +5,10 @@ Layout: ``<root>/<model_id>/`` holds the files of one model plus
 ``restora models fetch`` once every file is complete. The root is
 ``$RESTORA_MODELS`` if set, else ``$XDG_DATA_HOME/restora/models`` (default
 ``~/.local/share/restora/models``).
+
+A frozen app (packaging/) carries the models built at set-up in ``<app dir>/models``: unless ``$RESTORA_MODELS``
+is set, :func:`model_dir` finds a bundled model there first, while the user's own models (and anything fetched
+later) go to :func:`model_root` as usual.
 """
 
 from __future__ import annotations
@@ -27,6 +31,23 @@ def model_root() -> Path:
         return Path(env).expanduser()
     data = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
     return Path(data) / "restora" / "models"
+
+
+def bundled_root() -> Path | None:
+    """The frozen app's own model store, or None (not frozen, no models in the bundle, or ``$RESTORA_MODELS`` set)."""
+    if os.environ.get("RESTORA_MODELS"):
+        return None
+    from restora.frozen import bundled_models
+
+    return bundled_models()
+
+
+def model_dir(model_id: str) -> Path:
+    """The folder of bundled model ``model_id``: the frozen app's copy when it has one, else ``model_root()/id``."""
+    bundled = bundled_root()
+    if bundled is not None and (bundled / model_id / MANIFEST).is_file():
+        return bundled / model_id
+    return model_root() / model_id
 
 
 def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
@@ -55,7 +76,7 @@ def require(model_id: str, verify: bool = True) -> Path:
     Raises :class:`ModelError` (exit code 5) with the fix when the model is
     missing or a file is damaged.
     """
-    folder = model_root() / model_id
+    folder = model_dir(model_id)
     manifest = folder / MANIFEST
     if not manifest.is_file():
         raise ModelError(f"model '{model_id}' is not installed in {model_root()}; "

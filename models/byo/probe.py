@@ -1,7 +1,8 @@
 """First load and one trial call of a user's ONNX model, in a separate process so a hostile file cannot crash
 or exhaust the app.
 
-:func:`probe` (parent side) runs ``python -m restora.models.byo.probe PATH CONTRACT_JSON [MEMORY_MB]``; the child
+:func:`probe` (parent side) runs ``python -m restora.models.byo.probe PATH CONTRACT_JSON [MEMORY_MB]`` (a frozen
+app runs its own executable with a hidden argument instead: :func:`restora.frozen.child_command`); the child
 (:func:`main`) limits its address space, checks the file (:func:`inspect_onnx.check_safe`), opens a CPU-only
 onnxruntime session, feeds one call of zeros shaped by the contract and prints one JSON line:
 ``{"ok": true, "seconds": ..., "outputs": {name: shape}}`` or ``{"ok": false, "error": "..."}``.
@@ -19,6 +20,7 @@ import time
 from restora.models.byo.contract import Contract, from_dict
 
 from restora.errors import ModelError
+from restora.frozen import child_command
 
 WAVEFORM_SAMPLES = 4096  # the trial chunk's length T: short, and a multiple of every usual hop
 ORT_DTYPES = {"tensor(float)": "float32", "tensor(double)": "float64", "tensor(float16)": "float16",
@@ -40,7 +42,7 @@ def probe(path: str | os.PathLike, contract: Contract, timeout_s: float = 60, me
     ModelError naming the file when it fails, crashes, takes over ``timeout_s`` or prints nonsense."""
     path = os.path.abspath(os.fspath(path))
     name = os.path.basename(path)
-    command = [sys.executable, "-m", "restora.models.byo.probe", path, json.dumps(contract.to_dict()), str(memory_mb)]
+    command = child_command("restora.models.byo.probe", [path, json.dumps(contract.to_dict()), str(memory_mb)])
     # one thread per library: fewer per-thread arenas to fit under the address-space limit
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     try:
