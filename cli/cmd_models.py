@@ -66,7 +66,7 @@ def _check(ids: list[str], quiet: bool = False) -> int:
         if model_id not in added:
             registry.card(model_id)  # unknown ids fail before any work
     rows = []
-    for model_id in ids or registry.ids():
+    for model_id in ids or [*registry.ids(), *sorted(added)]:
         if model_id in added:
             damage = store.manifest_damage(added[model_id].folder)
             rows.append((model_id, "damaged" if damage else "ok", damage or str(added[model_id].folder)))
