@@ -17,7 +17,7 @@ from pathlib import Path
 CHILD_FLAG = "--restora-child"
 #: the modules a child may run that way (nothing else can be started through the flag)
 CHILD_MODULES = ("restora.models.byo.probe",)
-#: folder of the bundle's models, next to the executables (packaging/build-linux.sh puts them there)
+#: folder of the bundle's models, next to the executables (packaging/build-*.sh put them there)
 MODELS_DIR = "models"
 
 
@@ -34,12 +34,15 @@ def app_dir() -> Path | None:
 
 
 def bundled_models() -> Path | None:
-    """The bundle's own model store (``<app dir>/models``) when frozen and present, else None."""
+    """The bundle's own model store when frozen and present, else None: ``<app dir>/models``, or in a macOS
+    ``.app`` ``Contents/Resources/models`` (beside ``Contents/MacOS``)."""
     folder = app_dir()
     if folder is None:
         return None
-    models = folder / MODELS_DIR
-    return models if models.is_dir() else None
+    for models in (folder / MODELS_DIR, folder.parent / "Resources" / MODELS_DIR):
+        if models.is_dir():
+            return models
+    return None
 
 
 def child_command(module: str, args: list[str]) -> list[str]:
