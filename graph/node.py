@@ -79,7 +79,7 @@ class Param:
             number = int(value) if self.kind == "int" else float(value)
         except ParameterError:
             raise
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
             raise ParameterError(f"{self.name}={value!r} is not a valid {self.kind}") from None
         if not np.isfinite(number):
             raise ParameterError(f"{self.name}={value!r} must be a finite number")

@@ -1,4 +1,4 @@
-"""The dereverb node: online WPE against a synthetic exponentially decaying room."""
+"""The dereverb node: WPE on fixed windows against a synthetic exponentially decaying room."""
 
 from __future__ import annotations
 
@@ -9,9 +9,6 @@ from scipy.signal import fftconvolve, lfilter
 from restora.graph.node import ParameterError
 from restora.graph.nodes_dereverb import DereverbNode
 from tests.invariance import run_node_in_blocks, run_node_measured
-
-SKIP_S = 3.0  # the filters adapt from the stream start: measure after this
-
 
 def tone_bursts(sr: int, seconds: float = 8.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(dry float64 [n], gate bool [n]): 120 ms harmonic bursts with a little noise, random pitch
@@ -60,31 +57,32 @@ def run(audio: np.ndarray, sr: int, block: int = 4096, **params) -> np.ndarray:
     return run_node_in_blocks(lambda: DereverbNode(**params), audio, sr, block)["main"]
 
 
-@pytest.mark.parametrize("sr, tail_db, sdr_gain", [(16000, 2.5, 1.5), (48000, 1.7, 1.3)])
+@pytest.mark.parametrize("sr, tail_db, sdr_gain", [(16000, 0.8, 0.5), (48000, 0.8, 0.2)])
 def test_reverb_tail_drops_and_sdr_improves(sr, tail_db, sdr_gain):
-    # Measured: tail -3.2 dB / SDR +1.9 dB at 16 kHz; tail -2.1 dB / SDR +1.65 dB at 48 kHz.
+    # Measured: tail -0.99 dB / SDR +0.65 dB at 16 kHz; tail -1.08 dB / SDR +0.29 dB at 48 kHz, from the first
+    # second on (a fitted filter, nothing to adapt). Single-channel WPE on a noise-like tail with a direct-to-
+    # reverberant ratio of 0 dB removes little; the recursive form removed more here (2-3 dB) but was worse than
+    # the input on real rooms and distorted dry input (docs/benchmarks.md).
     dry, gate = tone_bursts(sr)
     wet = fftconvolve(dry, room(sr))[: len(dry)]
     outputs, measured = run_node_measured(DereverbNode, wet[:, None].astype(np.float32), sr, 4096)
     y = outputs["main"][:, 0]
     assert y.shape == wet.shape
-    late = slice(int(SKIP_S * sr), None)
-    gaps = ~gate
-    gaps[: int(SKIP_S * sr)] = False
-    drop = 10 * np.log10(np.mean(wet[gaps] ** 2) / np.mean(y[gaps] ** 2))
+    drop = 10 * np.log10(np.mean(wet[~gate] ** 2) / np.mean(y[~gate] ** 2))
     assert drop >= tail_db, drop
-    assert sdr(dry[late], y[late]) - sdr(dry[late], wet[late]) >= sdr_gain
-    assert measured[0][0] == "reduction_db" and measured[0][1] > 0.5
+    assert sdr(dry, y) - sdr(dry, wet) >= sdr_gain
+    first = slice(0, sr)
+    assert sdr(dry[first], y[first]) - sdr(dry[first], wet[first]) >= 0.1
+    assert measured[0][0] == "reduction_db" and measured[0][1] > 0.2
 
 
 @pytest.mark.parametrize("sr", [16000, 48000])
-def test_dry_input_changes_little(sr):
-    # WPE also predicts some of a dry signal's own correlation across frames: it is not a no-op.
-    # Measured SDR vs the dry input: 15.5 dB (16 kHz), 15.7 dB (48 kHz), also over the first second.
+def test_dry_input_is_left_alone(sr):
+    # Noise bursts have nothing predictable across frames: measured SDR vs the dry input 115 dB (16 kHz),
+    # 121 dB (48 kHz); the recursive form this replaced gave 15.5 dB.
     dry = noise_bursts(sr)
     y = run(dry[:, None].astype(np.float32), sr)[:, 0]
-    assert sdr(dry, y) >= 14.0
-    assert sdr(dry[:sr], y[:sr]) >= 14.0
+    assert sdr(dry, y) >= 60.0
 
 
 @pytest.mark.parametrize("channels", [1, 2])
@@ -121,17 +119,18 @@ def test_silence_and_short_input():
     assert run(short[:0], sr).shape == (0, 1)
 
 
-def test_long_silence_after_sound_stays_finite():
-    # The recursion divides its state by alpha each frame; silent bins are frozen so 60 s stay finite.
+def test_long_silence_between_sounds():
+    # Whole windows of digital silence come back as zeros; windows mixing silence and sound stay finite.
     sr = 16000
     dry, _ = tone_bursts(sr, 1.0)
-    x = np.concatenate([dry, np.zeros(60 * sr), dry])[:, None].astype(np.float32)
-    y = run(x, sr, block=65536, alpha=0.9)
+    x = np.concatenate([dry, np.zeros(30 * sr), dry])[:, None].astype(np.float32)
+    y = run(x, sr, block=65536)
     assert np.all(np.isfinite(y)) and np.max(np.abs(y[-sr:])) < 1.0
+    assert not np.any(y[len(dry) + 10 * sr: len(dry) + 20 * sr])
 
 
 def test_absurd_parameters():
-    for params in ({"taps": 0}, {"taps": 1000}, {"delay": 0}, {"alpha": 1.0}, {"alpha": 0.5},
-                   {"alpha": float("inf")}, {"taps": "many"}, {"room": 1}):
+    for params in ({"taps": 0}, {"taps": 1000}, {"delay": 0}, {"iterations": 0}, {"iterations": 100},
+                   {"iterations": float("inf")}, {"taps": "many"}, {"room": 1}):
         with pytest.raises(ParameterError):
             DereverbNode(**params)
