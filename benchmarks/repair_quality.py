@@ -43,14 +43,16 @@ Repairs, damage, measures and baselines:
   single-sample spikes, half 0.2-2 ms bursts of decaying noise, peak
   amplitude 0.2-0.8 FS, random sign. Baseline ``medfilt5``: scipy
   ``medfilt`` (kernel 5) over the whole signal.
-* de-clip (speech, music): hard clip at 30 % of the peak. ``SDR clipped``:
-  the SDR restricted to the clipped samples (how well the lost peaks are
-  rebuilt; the input's figure is what keeping the clipped values gives).
-  Both detect the clipping themselves: our node from the magnitude
-  histogram (``clip_level`` 0, the preset); the baseline ``spline`` takes
-  the samples at the input's own peak magnitude (exact for a hard clip) and
-  runs a scipy ``CubicSpline`` through up to 8 unclipped samples on each
-  side of every clipped run.
+* de-clip (speech, music): hard clip at 30 % of the peak; "soft" rows a
+  soft clip ``L tanh(x / L)``, ``L`` = 30 % of the peak. ``SDR clipped``:
+  the SDR restricted to the clipped samples (soft: where ``|clean| > L``;
+  how well the lost peaks are rebuilt; the input's figure is what keeping
+  the clipped values gives). Our node detects the clipping itself
+  (``clip_level`` 0, the preset: a histogram pile-up for hard clipping,
+  flattened loud peaks for soft). The baseline ``spline`` takes the samples
+  at the input's own peak magnitude (exact for a hard clip; for the soft
+  case it is told the affected samples) and runs a scipy ``CubicSpline``
+  through up to 8 unaffected samples on each side of every run.
 * de-ess (speech only): sibilance boosted by +10 dB on 5-10 kHz (STFT, 1024
   points, Hann, hop 256) in the frames where 5-10 kHz already holds more
   than 10 % of the frame's power. ``band err sib`` / ``band err rest``: mean
@@ -70,7 +72,8 @@ Repairs, damage, measures and baselines:
   (lower is better). Peer ``nara-wpe``: offline ``wpe`` (taps 10,
   delay 3, 3 iterations; all of the file at once, iterated) on the same
   STFT grid as the node (2048 / 512, nara-wpe's own ``stft``/``istft``);
-  ours is online and causal (recursive, forgetting factor 0.995).
+  ours runs the same solve on fixed 8 s windows joined by 1 s cross-fades
+  (so it streams with bounded memory).
 * de-noise-profile (speech, music): the recording after a 1 s noise-only
   lead-in, noise added at 0 and 5 dB SNR (over the recording), the method
   learns from the lead-in (ours: ``learn_start_s`` 0, ``learn_end_s`` 1,

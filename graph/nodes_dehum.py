@@ -17,9 +17,10 @@ through untouched. A set ``frequency_hz`` skips detection and adds no latency.
 Memory is bounded by the analysis window. Reports ``hum_hz`` (Hz, None when no
 hum was found).
 
-Limitation: in automatic mode a musical note held steady through the whole
-analysis window, with no mains hum beside it, looks like hum and is notched;
-set ``frequency_hz`` (or leave the node out) for such material.
+Limitation: in automatic mode a musical note held at a steady level through
+the whole analysis window, with no mains hum beside it, looks like hum; the
+subtraction then takes it away only where it stands far above its surroundings.
+Set ``frequency_hz`` (or leave the node out) for such material.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class DehumNode(Node):
         Param("method", "subtract", kind="choice", choices=("subtract", "notch"),
               doc="subtract: fitted sinusoids at the harmonics are subtracted (the rest keeps its phase); notch: a "
                   "fixed notch bank (amount sets depth and width)"),
-        Param("analysis_s", 2.0, minimum=0.5, maximum=10.0, unit="s",
+        Param("analysis_s", 4.0, minimum=0.5, maximum=10.0, unit="s",
               doc="Length of the stream's start analysed to detect the hum (output waits for it)"),
     )
 

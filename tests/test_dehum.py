@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from invariance import assert_block_invariant_measured, run_node_measured
+from restora.dsp.dehum import detect_hum
 from restora.graph.node import ParameterError
 from restora.graph.nodes_dehum import DehumNode
 
@@ -51,28 +52,49 @@ def _run(audio, sr, block=4096, **params):
     return outs["main"], {m[0]: m[1] for m in meas}
 
 
-def _residual_hum_reduction(hum, other, sr, channels=2):
+def _tone_power(x, freqs, sr):
+    """Mean power of float64 ``x`` [frames] at exactly ``freqs`` (Hz): its least-squares fit by sinusoids there."""
+    t = np.arange(len(x)) / sr
+    basis = np.concatenate([np.stack([np.cos(2 * np.pi * f * t), np.sin(2 * np.pi * f * t)], 1) for f in freqs], 1)
+    coef, *_ = np.linalg.lstsq(basis, x, rcond=None)
+    return float(np.mean((basis @ coef) ** 2))
+
+
+def _residual_hum_reduction(hum, other, sr, channels=2, harmonics=6):
     """Run auto de-hum on hum + other; return (detected Hz, dB the hum fell by after 1 s of settling).
 
-    The notches are fixed once the frequency is known, so the output is linear:
-    subtracting the same filters' output for ``other`` alone leaves the filtered hum.
+    The hum left is the power of (output - ``other``) at exactly the hum's frequencies over the whole
+    measured span: what the method took from ``other`` is spread over frequencies and does not count.
     """
     mix = np.repeat((hum + other)[:, None], channels, axis=1)
     y, meas = _run(mix, sr)
     f = meas["hum_hz"]
     assert f is not None
-    y_other, _ = _run(np.repeat(other[:, None], channels, axis=1), sr, frequency_hz=f)
-    residual = (y.astype(np.float64) - y_other)[sr:, 0]
-    return f, _level_db(hum[sr:]) - _level_db(residual)
+    true_f0 = _hum_f0(hum, sr)
+    freqs = [k * true_f0 for k in range(1, harmonics + 2)]
+    residual = (y.astype(np.float64)[:, 0] - other)[sr:]
+    return f, 10 * np.log10(_tone_power(hum[sr:], freqs, sr) / _tone_power(residual, freqs, sr))
+
+
+def _hum_f0(hum, sr):
+    """The fundamental (Hz) of a :func:`_hum` signal, from the peak of its zero-padded spectrum."""
+    spec = np.abs(np.fft.rfft(hum * np.hanning(len(hum)), 16 * len(hum)))
+    freqs = np.fft.rfftfreq(16 * len(hum), 1 / sr)
+    band = (freqs > 30) & (freqs < 420)
+    return float(freqs[band][np.argmax(spec[band])])
 
 
 @pytest.mark.parametrize("sr", [8000, 44100, 48000, 96000])
 @pytest.mark.parametrize("f0", [50.0, 60.0])
-def test_hum_on_noise_is_removed(sr, f0):
-    noise = 0.1 * np.random.default_rng(1).standard_normal(3 * sr)
+@pytest.mark.parametrize("noise_rms, min_reduction", [(0.1, 30.0), (0.03, 40.0)])
+def test_hum_on_noise_is_removed(sr, f0, noise_rms, min_reduction):
+    # What is left at the hum's frequencies is mostly the noise's own projection onto the fitted sinusoids,
+    # taken away with them: its power falls with the noise level and with the window's samples (measured:
+    # 31-45 dB at noise RMS 0.1, lowest at 8 kHz; 42-55 dB at 0.03).
+    noise = noise_rms * np.random.default_rng(1).standard_normal(3 * sr)
     f, reduction = _residual_hum_reduction(_hum(f0, sr, 3), noise, sr)
     assert abs(f - f0) <= 0.5
-    assert reduction >= 40.0
+    assert reduction >= min_reduction
 
 
 def test_hum_under_steady_tones_is_found():
@@ -129,7 +151,7 @@ def test_subtraction_keeps_the_phase_of_everything_else():
         y = _run(x, sr, frequency_hz=50.0, harmonics=8, method=method)[0]
         return 10 * np.log10(np.sum(x[sr:] ** 2) / np.sum((y[sr:] - x[sr:]) ** 2))
 
-    assert sdr("subtract") >= sdr("notch") + 4.0  # measured: 18.7 against 13.8 dB
+    assert sdr("subtract") >= sdr("notch") + 12.0  # measured: 29.3 against 13.8 dB (18.7 before the per-harmonic gain)
 
 
 def test_clean_speech_untouched():
@@ -173,7 +195,7 @@ def test_mono():
     hum = _hum(60.0, sr, 3)
     noise = 0.1 * np.random.default_rng(6).standard_normal(3 * sr)
     f, reduction = _residual_hum_reduction(hum, noise, sr, channels=1)
-    assert abs(f - 60.0) <= 0.5 and reduction >= 40.0
+    assert abs(f - 60.0) <= 0.5 and reduction >= 30.0  # measured 34.7 (see test_hum_on_noise_is_removed)
 
 
 def test_silence():
@@ -242,3 +264,32 @@ def test_a_preview_segment_uses_the_hum_the_file_start_has():
     assert fix_hum_frequencies(preset, lambda n: clean[:n], sr).node("h").bypass  # no hum: pass through
     given = preset.with_overrides(["h.frequency_hz=60"])
     assert fix_hum_frequencies(given, lambda n: x[:n], sr) is given
+
+
+def test_weak_mains_hum_under_dense_programme_is_found():
+    # Mains is accepted from peaks of 12 dB over the local floor (others need 20 dB): a 50 Hz hum with one
+    # harmonic, 18 and 14 dB over a loud noise floor (measured), as under dense music.
+    sr, seconds = 16000, 4
+    rng = np.random.default_rng(7)
+    noise = 0.3 * rng.standard_normal(seconds * sr)
+    t = np.arange(seconds * sr) / sr
+    hum = 0.02 * np.sin(2 * np.pi * 50 * t + 1) + 0.016 * np.sin(2 * np.pi * 150 * t)
+    f = detect_hum(hum + noise, sr)
+    assert f is not None and abs(f - 50.0) <= 0.1
+    assert detect_hum(noise, sr) is None
+    # The same series off mains (a 73 Hz fundamental) is too weak to count.
+    off = 0.02 * np.sin(2 * np.pi * 73 * t + 1) + 0.016 * np.sin(2 * np.pi * 219 * t)
+    assert detect_hum(off + noise, sr) is None
+
+
+def test_a_swelling_held_note_is_not_hum():
+    # A held 220 Hz note with harmonics, 30 dB over the floor, that swells over the analysis window: a hum
+    # keeps its level, so it is not taken for one; the same note held steady is.
+    sr, seconds = 22050, 4
+    t = np.arange(seconds * sr) / sr
+    note = sum(np.sin(2 * np.pi * 220 * k * t) / k for k in range(1, 5))
+    floor = 0.01 * np.random.default_rng(8).standard_normal(len(t))
+    swell = 0.1 * note * np.linspace(0.3, 1.0, len(t))
+    assert detect_hum(swell + floor, sr) is None
+    steady = detect_hum(0.1 * note + floor, sr)
+    assert steady is not None and abs(steady - 220.0) <= 0.1
