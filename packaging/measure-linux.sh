@@ -53,13 +53,19 @@ shown() {  # a top-level window titled "Restora" or "<file> — Restora" is mapp
 if command -v Xvfb >/dev/null && command -v xwininfo >/dev/null; then
   Xvfb :93 -screen 0 1600x1000x24 -nolisten tcp >/dev/null 2>&1 &
   XVFB_PID=$!
-  sleep 1
+  until DISPLAY=:93 xwininfo -root >/dev/null 2>&1; do sleep 0.1; done
   for _ in 1 2 3 4 5; do
     rm -rf "$WORK/home/.config"
     t0=$(now)
-    bare DISPLAY=:93 "$APP/restora-gui" --demo >/dev/null 2>&1 &
+    env -i HOME="$WORK/home" PATH=/usr/bin:/bin LANG=C.UTF-8 DISPLAY=:93 "$APP/restora-gui" --demo \
+      >"$WORK/gui.log" 2>&1 &
     GUI_PID=$!
-    until shown; do sleep 0.05; done
+    until shown; do
+      if ! kill -0 "$GUI_PID" 2>/dev/null || [ "$(echo "$(now) - $t0 > 120" | bc)" = 1 ]; then
+        echo "restora-gui did not show its window:" >&2; cat "$WORK/gui.log" >&2; exit 1
+      fi
+      sleep 0.05
+    done
     t1=$(now)
     kill "$GUI_PID"; wait "$GUI_PID" 2>/dev/null || true
     GUI_PID=""
