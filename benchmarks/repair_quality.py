@@ -41,7 +41,8 @@ Repairs, damage, measures and baselines:
   baseline has it.
 * de-click (speech, music): 30 clicks per 10 s at random places, half
   single-sample spikes, half 0.2-2 ms bursts of decaying noise, peak
-  amplitude 0.2-0.8 FS, random sign. Baseline ``medfilt5``: scipy
+  amplitude 0.2-0.8 FS, random sign; "crackle" rows: 100 faint events a
+  second, 1-3 samples of 0.005-0.05 FS each. Baseline ``medfilt5``: scipy
   ``medfilt`` (kernel 5) over the whole signal.
 * de-clip (speech, music): hard clip at 30 % of the peak; "soft" rows a
   soft clip ``L tanh(x / L)``, ``L`` = 30 % of the peak. ``SDR clipped``:
@@ -96,6 +97,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import math
 import sys
@@ -279,13 +281,21 @@ def clicks(n: int, seconds: float, rng: np.random.Generator) -> np.ndarray:
     return d
 
 
+def crackle(n: int, seconds: float, rng: np.random.Generator) -> np.ndarray:
+    """Vinyl-like crackle: 100 events a second, each 1-3 samples of one sign, 0.005-0.05 FS (faint)."""
+    d = np.zeros(n, np.float32)
+    for pos in rng.choice(np.arange(200, n - 200), int(round(100 * seconds)), replace=False):
+        d[pos:pos + int(rng.integers(1, 4))] += rng.uniform(0.005, 0.05) * rng.choice([-1, 1])
+    return d
+
+
 def bench_declick(recs, rng, seconds) -> list[dict]:
     out = []
     methods = {"medfilt5": lambda x: signal.medfilt(x, 5), "ours": node("de-click")}
-    for material, items in recs.items():
+    for (material, items), (kind, damage) in itertools.product(recs.items(), (("", clicks), (" crackle", crackle))):
         for name, clean in items:
-            damaged = clean + clicks(len(clean), seconds, rng)
-            row = {"repair": "de-click", "case": material, "file": name,
+            damaged = clean + damage(len(clean), seconds, rng)
+            row = {"repair": "de-click", "case": material + kind, "file": name,
                    "input": {"SDR": sdr(clean, damaged), "collateral": math.inf}}
             for m, fn in methods.items():
                 y, rtf = timed(fn, damaged)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 from scipy.linalg import solve_toeplitz
-from scipy.ndimage import binary_closing, binary_dilation, median_filter
+from scipy.ndimage import median_filter
 from scipy.signal import fftconvolve
 from scipy.sparse.linalg import spsolve
 
@@ -91,25 +91,64 @@ def runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[0::2].tolist(), edges[1::2].tolist()))
 
 
+# Bridging of dips inside a burst (_bridge): a gap no longer than BRIDGE_RUNS x the longer run beside it, or
+# one where the score stays above BRIDGE_SHARE x the threshold for at least BRIDGE_RAISED of its samples.
+BRIDGE_SHARE = 0.3
+BRIDGE_RUNS = 1
+BRIDGE_RAISED = 0.5
+
+
+def _bridge(hits: np.ndarray, raised: np.ndarray, gap: int) -> np.ndarray:
+    """``hits`` [frames] with each gap of at most ``gap`` samples between two runs filled when it is no longer
+    than BRIDGE_RUNS x the longer run beside it or ``raised`` holds for BRIDGE_RAISED of it (the score stays
+    up inside a burst).
+
+    Two crackles a few samples apart stay two events: one long interpolated gap costs far more error than
+    two short ones.
+    """
+    out = hits.copy()
+    spans = runs(hits)
+    for (a0, a1), (b0, b1) in zip(spans, spans[1:]):
+        g = b0 - a1
+        if g <= gap and (g <= BRIDGE_RUNS * max(a1 - a0, b1 - b0) or raised[a1:b0].mean() >= BRIDGE_RAISED):
+            out[a1:b0] = True
+    return out
+
+
 def detect_clicks(x: np.ndarray, a: np.ndarray, factor: float, widen: int, max_len: int,
                   frame: int, gap: int) -> np.ndarray:
     """Boolean mask [frames] of click samples in ``x``: :func:`click_statistic` above ``factor`` (robust sigmas).
 
-    Detections closer than ``gap`` samples are joined, each is widened by ``widen`` samples on both sides (the edges of
-    a click can hide under the signal); events longer than ``max_len`` samples
-    after widening are left alone (they are more likely transients than clicks).
+    Detections closer than ``gap`` samples are joined where they look like one burst (:func:`_bridge`), each
+    event is widened by up to ``widen`` samples on both sides (:func:`_widen`: the edges of a click can hide
+    under the signal); events longer than ``max_len`` samples after widening are left alone (they are more
+    likely transients than clicks).
     """
-    hits = click_statistic(x, a, frame) > factor
+    stat = click_statistic(x, a, frame)
+    hits = stat > factor
     if hits.any():
-        # Inside a burst the score dips where a sample happens to fit the
-        # model: bridge gaps up to ``gap`` samples, then widen.
-        hits = binary_closing(hits, np.ones(gap + 1, bool)) | hits
+        # Inside a burst the score dips where a sample happens to fit the model: bridge those dips (_bridge),
+        # then widen.
+        hits = _bridge(hits, stat > BRIDGE_SHARE * factor, gap)
         if widen > 0:
-            hits = binary_dilation(hits, np.ones(2 * widen + 1, bool))
+            hits = _widen(hits, widen)
     for start, stop in runs(hits):
         if stop - start > max_len + 2 * widen:
             hits[start:stop] = False
     return hits
+
+
+def _widen(hits: np.ndarray, widen: int) -> np.ndarray:
+    """``hits`` [frames] with each run of ``n`` samples widened by ``min(widen, n)`` samples on both sides.
+
+    A short event (crackle: 1-3 samples) is widened by little: every extra sample interpolated costs more
+    error than its hidden edge would, whereas a burst's edges do hide under the signal.
+    """
+    out = hits.copy()
+    for start, stop in runs(hits):
+        w = min(widen, stop - start)
+        out[max(0, start - w):stop + w] = True
+    return out
 
 
 def _error_matrix(a: np.ndarray, n: int, unknown: np.ndarray) -> sparse.csr_matrix:

@@ -10,8 +10,8 @@ from restora.graph.node import Block, Measurement, Node, Outputs, Param, Paramet
 
 CHUNK_S = 0.1          # AR model fitted per chunk: short enough to follow music, long enough for order 128
 MIN_CHUNK = 2048       # frames; low rates still get enough samples for the fit
-WIDEN_S = 0.25e-3      # flags widened by this on each side: a click's edges hide under the signal
-GAP_S = 1.0e-3         # flags closer than this are one event (the score dips inside a burst)
+WIDEN_S = 0.25e-3      # flags widened by up to this on each side (no more than the event is long)
+GAP_S = 1.0e-3         # flags closer than this may be one burst (the score dips inside one); see _bridge
 FRAME_S = 1.5e-3       # frames of the robust level estimate
 
 

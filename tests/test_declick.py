@@ -156,3 +156,23 @@ def test_preset_runs_in_the_graph():
     assert main.shape == (sr, 2)
     assert sdr(clean, main[:, 0]) >= sdr(clean, clicked) + 15
     assert any(m.name == "clicks" and m.value >= 9 for ms in measurements.values() for m in ms)
+
+
+def crackle(n: int, sr: int, seed: int = 2) -> np.ndarray:
+    """Vinyl-like crackle [frames]: 100 events a second, each 1-3 samples of 0.005-0.05 full scale."""
+    rng = np.random.default_rng(seed)
+    d = np.zeros(n)
+    for pos in rng.choice(np.arange(200, n - 200), int(100 * n / sr), replace=False):
+        d[pos:pos + int(rng.integers(1, 4))] += rng.uniform(0.005, 0.05) * rng.choice([-1, 1])
+    return d
+
+
+# (signal, rate, least SDR gain in dB); measured 1.1, 2.2, 1.8 and 7.7 dB. Before short events were widened
+# less and nearby crackles no longer bridged into one long gap: 1.3, 0.9, 1.4 and -0.9 dB (worse than the input).
+@pytest.mark.parametrize("make,sr,gain", [(music, 16000, 0.5), (music, 44100, 1.5), (speech, 16000, 1.0),
+                                          (speech, 44100, 5.0)], ids=lambda v: getattr(v, "__name__", str(v)))
+def test_faint_dense_crackle_is_repaired(make, sr, gain):
+    clean = make(sr, 1.5)
+    crackled = clean + crackle(len(clean), sr)
+    y = run(crackled, sr)[0][:, 0].astype(np.float64)
+    assert sdr(clean, y) >= sdr(clean, crackled) + gain, (sdr(clean, crackled), sdr(clean, y))
