@@ -91,7 +91,7 @@ def model_id_for(type_name: str) -> str | None:
 def install_state(model_id: str) -> str:
     """Whether the model's files are in the store (checked cheaply: the manifest exists)."""
     from restora.models import store
-    if (store.model_root() / model_id / store.MANIFEST).is_file():
+    if (store.model_dir(model_id) / store.MANIFEST).is_file():  # the app bundle keeps its own copy
         return "installed"
     return "not installed (run: restora models fetch)"
 

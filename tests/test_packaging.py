@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from restora.app.node_info import install_state
 from restora.models import fetch, store
 from restora.models.byo import probe as probe_mod
 from restora.models.byo.contract import from_dict
@@ -137,11 +138,13 @@ def test_a_frozen_app_uses_its_own_models_unless_restora_models_is_set(monkeypat
     assert fetch.fetch(SMALL_MODEL) == [bundled.resolve()]  # nothing to fetch
     assert cli_main(["models", "check", SMALL_MODEL]) == 0
     assert f"{SMALL_MODEL:16s} ok" in capsys.readouterr().out
+    assert install_state(SMALL_MODEL) == "installed"  # the GUI's node info
 
     monkeypatch.setenv("RESTORA_MODELS", str(tmp_path / "other"))
     assert store.bundled_root() is None
     assert store.model_dir(SMALL_MODEL) == tmp_path / "other" / SMALL_MODEL
     assert fetch.status(SMALL_MODEL) == fetch.MISSING
+    assert install_state(SMALL_MODEL).startswith("not installed")
 
 
 def test_a_frozen_app_does_not_try_pip(monkeypatch, tmp_path):
