@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from test_cli import interruptible
 from test_cli import run_in_process as restora
 
 SR = 44100
@@ -191,7 +192,7 @@ def test_ctrl_c_with_ray_cancels_and_leaves_no_partial_output(tmp_path):
         tone(src / f"f{i}.wav", seconds=60)
     proc = subprocess.Popen([sys.executable, "-m", "restora.cli.main", "batch", str(src), "-o", str(out),
                              "--preset", "loudness-podcast", "--engine", "ray", "--report", str(report)],
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
     deadline = time.time() + 90
     while time.time() < deadline and not (out.is_dir() and any(out.glob(".*restora-part*"))):
         time.sleep(0.05)

@@ -184,13 +184,20 @@ def test_batch_multi_output_layout(tmp_path):
     assert sorted(p.name for p in (out / "x" / "take").iterdir()) == ["r.wav", "t.wav"]
 
 
+def interruptible() -> None:
+    """``preexec_fn`` for a child the test interrupts: SIGINT back to its default. A test run started in the
+    background of a non-interactive shell has SIGINT ignored, and a child would inherit that and never stop."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_batch_ctrl_c_leaves_no_partial_output(tmp_path):
     src, out = tmp_path / "in", tmp_path / "out"
     src.mkdir()
     for i in range(3):
         tone(src / f"f{i}.wav", seconds=120, channels=2)
     proc = subprocess.Popen([sys.executable, "-m", "restora.cli.main", "batch", str(src), "-o", str(out),
-                             "--preset", "loudness-podcast"], stderr=subprocess.PIPE, text=True)
+                             "--preset", "loudness-podcast"], stderr=subprocess.PIPE, text=True,
+                            preexec_fn=interruptible)
     deadline = time.time() + 120
     while time.time() < deadline and not any(out.rglob(".*restora-part*")) if out.exists() else True:
         time.sleep(0.05)
