@@ -21,6 +21,7 @@ from restora.app import documents
 from restora.app.analysis_panel import AnalysisPanel
 from restora.app.chain import ChainModel
 from restora.app.graph_editor import GraphEditor
+from restora.app.jobs import Job
 from restora.app.lanes_panel import LanesPanel
 from restora.app.loader import SourceLoader
 from restora.app.meters import MetersPanel
@@ -65,9 +66,30 @@ class MainWindow(QMainWindow):
         self._apply_preferences()
         self._restore_geometry()
         prepare_for_realtime()
+        self.model_check: Job | None = None
         if open_demo_on_first_launch and not self.settings.first_launch_done:
             self.settings.first_launch_done = True
             QTimer.singleShot(0, lambda: self.open_file(self.demo_path()))
+            self.check_models()
+
+    def check_models(self) -> None:
+        """Check every model file's sha256 on a worker thread (first launch); the status bar names any model
+        that is missing or damaged, until the next message."""
+        from restora.models.check import check_models
+
+        self.model_check = Job(lambda cancel, progress: check_models(), self, name="restora-model-check")
+        self.model_check.finished.connect(self._models_checked)
+        self.model_check.failed.connect(lambda message: self.statusBar().showMessage(
+            f"The model check failed: {message}"))
+        self.model_check.start()
+
+    def _models_checked(self, rows) -> None:
+        from restora.models.check import OK
+
+        bad = [f"{r.model_id} ({r.state})" for r in rows if r.state != OK]
+        if bad:
+            self.statusBar().showMessage(f"Model check: {', '.join(bad)}. Nodes that need them will not run; "
+                                         "see Process ▸ Models… or run: restora models check")
 
     # -- construction -----------------------------------------------------
     def _build_parts(self) -> None:
@@ -511,6 +533,8 @@ class MainWindow(QMainWindow):
             self.loader.cancel()
         self.views.shutdown()
         self.analysis.shutdown()
+        if self.model_check is not None:
+            self.model_check.wait(30)  # it only reads files; its end must not reach a deleted window
         for dialog in (getattr(self, "export_window", None), getattr(self, "batch_window", None),
                        getattr(self, "eq_match_window", None)):
             try:

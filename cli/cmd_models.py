@@ -58,42 +58,15 @@ def run(args: argparse.Namespace) -> int:
 def _check(ids: list[str], quiet: bool = False) -> int:
     """Every file of the models named (default: all bundled and added ones) against its sha256: one line per
     model, ``ok``, ``missing`` or ``damaged`` with what is wrong; 5 when any is not ok."""
-    from restora.models import fetch, registry, store
-    from restora.models.byo import user_store
+    from restora.models.check import OK, check_models, summary
 
-    added = {m.id: m for m in user_store.list_models()}
-    for model_id in ids:
-        if model_id not in added:
-            registry.card(model_id)  # unknown ids fail before any work
-    rows = []
-    for model_id in ids or [*registry.ids(), *sorted(added)]:
-        if model_id in added:
-            damage = store.manifest_damage(added[model_id].folder)
-            rows.append((model_id, "damaged" if damage else "ok", damage or str(added[model_id].folder)))
-            continue
-        folder = store.model_dir(model_id)
-        state = fetch.status(model_id)
-        if state == fetch.INSTALLED:
-            rows.append((model_id, "ok", str(folder)))
-        elif state == fetch.MISSING:
-            rows.append((model_id, "missing", f"not in {folder.parent}; run: restora models fetch"))
-        elif state == fetch.OUTDATED:
-            rows.append((model_id, "outdated", "files from another release; run: restora models fetch --force"))
-        else:
-            what = store.manifest_damage(folder) or "files the model card lists are not in its manifest"
-            rows.append((model_id, "damaged", f"{what}; run: restora models fetch --force"))
-    if not ids:
-        rows += [("?", "damaged", f"unreadable card in {folder}: delete the folder")
-                 for folder in user_store.broken_folders()]
-    bad = [r for r in rows if r[1] != "ok"]
+    rows = check_models(ids)
     for model_id, state, detail in rows:
-        if not quiet or state != "ok":
+        if not quiet or state != OK:
             print(f"{model_id:16s} {state:9s} {detail}")
     if not quiet:
-        missing = sum(r[1] == "missing" for r in bad)
-        print(f"{len(rows)} model(s) checked: {len(rows) - len(bad)} ok, {missing} missing, "
-              f"{len(bad) - missing} damaged or outdated")
-    return 5 if bad else 0
+        print(summary(rows))
+    return 5 if any(r.state != OK for r in rows) else 0
 
 
 def _add(args: argparse.Namespace, hints: dict) -> int:

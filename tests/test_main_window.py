@@ -325,6 +325,16 @@ def test_the_demo_opens_on_first_launch_only(qtbot, make_window):
     assert again.source is None
 
 
+def test_first_launch_checks_the_models_and_names_the_missing(qtbot, make_window, monkeypatch, tmp_path):
+    monkeypatch.setenv("RESTORA_MODELS", str(tmp_path / "empty-store"))
+    first = make_window("fresh-store", first_launch=True)
+    qtbot.waitUntil(lambda: first.model_check is not None and not first.model_check.running, timeout=30000)
+    message = first.statusBar().currentMessage()
+    assert "Model check:" in message and "deepfilternet3 (missing)" in message and "restora models check" in message
+    again = make_window("fresh-store", first_launch=True)
+    assert again.model_check is None  # once, with the demo
+
+
 def _installed(model_id: str) -> bool:
     from restora.errors import ModelError
     from restora.models.fetch import INSTALLED, status
