@@ -408,6 +408,14 @@ def test_probe_reports_a_crash_and_garbled_output(tmp_path, monkeypatch):
         probe(tmp_path / "w.onnx", contract)
 
 
+def test_probe_child_runs_where_there_is_no_resource_module(monkeypatch):
+    """Windows has no ``resource``: the child skips the memory cap instead of failing every add."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "resource", None)  # import resource -> ImportError
+    probe_mod._limit_memory(64)
+
+
 def test_probe_memory_limit_is_enforced(tmp_path):
     """A limit far below what onnxruntime needs makes the load fail cleanly, not the parent."""
     contract = from_dict(detect(describe(waveform_model(tmp_path / "w.onnx")), {"sample_rate": 48000}))

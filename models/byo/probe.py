@@ -87,8 +87,12 @@ def _last_json(stdout: str) -> dict | None:
 
 def _limit_memory(memory_mb: int) -> None:
     """Caps the address space (a hostile file's huge allocations fail instead of swapping the machine) and
-    turns off core dumps."""
-    import resource
+    turns off core dumps. Windows has no ``resource`` module: there the child still runs apart from the app,
+    with the time limit only."""
+    try:
+        import resource
+    except ImportError:
+        return
 
     limit = int(memory_mb) * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
