@@ -19,8 +19,10 @@ note swells or fades). On the benchmark's music with hum at -20 dB this finds
 2 s with one threshold: 2 of 12, and a note in 2 of 6 clean recordings).
 
 Removal, default (:func:`subtract_hum`): the least-squares fit of sinusoids
-at the harmonics over a window, each harmonic weighted by how far it stands
-above the programme beside it, subtracted; see its docstring. The benchmark
+at the harmonics over a window (at the fundamental that window finds near the
+given one, :func:`track_fundamental`, so a drifting mains is followed), each
+harmonic weighted by how far it stands above the programme beside it,
+subtracted; see its docstring. The benchmark
 (docs/benchmarks.md, "Classic repairs") measured it 3-6 dB better in waveform
 SDR than a zero-phase notch on the fundamental, and it leaves clean passages
 nearly untouched; the notch bank is kept as ``method=notch``.
@@ -221,6 +223,7 @@ def subtract_hum(x: np.ndarray, rate: int, f0: float, harmonics: int, fraction: 
     if len(x) < 2 * len(ks) + 1 or not len(ks) or fraction <= 0.0:
         return x.copy()
     t = np.arange(len(x)) / rate
+    f0 = track_fundamental(x, rate, f0, ks)
     angles = 2 * np.pi * f0 * np.outer(t, ks)  # [n, K]
     basis = np.concatenate([np.cos(angles), np.sin(angles)], axis=1)  # [n, 2K]
     coef, *_ = np.linalg.lstsq(basis, x, rcond=None)  # [2K, channels]
@@ -232,6 +235,33 @@ def subtract_hum(x: np.ndarray, rate: int, f0: float, harmonics: int, fraction: 
     if np.all(gain == 1.0):
         return x - fraction * fit
     return x - fraction * (basis @ (coef * np.concatenate([gain, gain])))
+
+
+#: Each window looks for the hum within this span (Hz) of the fundamental it was given, on this grid, using its
+#: first TRACK_HARMONICS harmonics: mains drifts by a few hundredths of a hertz over minutes, which a 2 s fit
+#: at the 9th harmonic cannot absorb (0.05 Hz there is almost a whole cycle of phase over the window).
+TRACK_SPAN_HZ, TRACK_STEP_HZ, TRACK_HARMONICS = 0.15, 0.03, 5
+
+
+def track_fundamental(x: np.ndarray, rate: int, f0: float, ks: np.ndarray) -> float:
+    """The fundamental (Hz) within ±TRACK_SPAN_HZ of ``f0`` whose harmonics ``ks[:TRACK_HARMONICS]`` hold the
+    most power in ``x`` [n, channels] at ``rate`` Hz (demodulated amplitudes on a TRACK_STEP_HZ grid, parabolic
+    peak); ``f0`` itself when the best lies on the grid's edge (no peak inside: no hum to follow)."""
+    mono = x.mean(axis=1)
+    t = np.arange(len(mono)) / rate
+    grid = f0 + np.arange(-TRACK_SPAN_HZ, TRACK_SPAN_HZ + TRACK_STEP_HZ / 2, TRACK_STEP_HZ)
+    power = np.zeros(len(grid))
+    for k in ks[:TRACK_HARMONICS]:
+        base = mono * np.exp(-2j * np.pi * k * (f0 - TRACK_SPAN_HZ) * t)
+        step = np.exp(-2j * np.pi * k * TRACK_STEP_HZ * t)
+        for i in range(len(grid)):
+            power[i] += abs(np.sum(base)) ** 2
+            base *= step
+    i = int(np.argmax(power))
+    if not 0 < i < len(grid) - 1:
+        return f0
+    a, b, c = power[i - 1], power[i], power[i + 1]
+    return float(grid[i] + 0.5 * (a - c) / (a - 2 * b + c) * TRACK_STEP_HZ) if a - 2 * b + c < 0 else float(grid[i])
 
 
 def _background_power(x: np.ndarray, rate: int, freqs: np.ndarray) -> np.ndarray:

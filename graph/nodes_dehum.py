@@ -9,8 +9,9 @@ then removes it from the held samples and everything after. ``method``
 ``subtract`` (default): in fixed 2 s windows from the stream's start, joined
 by 0.25 s cross-fades (:class:`restora.dsp.windowed.WindowedProcessor`), the
 least-squares fit of sinusoids at the harmonics is subtracted
-(:func:`restora.dsp.dehum.subtract_hum`), which leaves the phase of everything
-else alone (latency: one window). ``notch``: a fixed notch bank
+(:func:`restora.dsp.dehum.subtract_hum`; each window follows the hum within
+±0.15 Hz of the detected or given fundamental), which leaves the phase of
+everything else alone (latency: one window). ``notch``: a fixed notch bank
 (:func:`restora.dsp.dehum.notch_bank`), causal, whose phase shift reaches tens
 of hertz around every notch (about 5-8 dB worse waveform SDR on speech). With no hum found the audio passes
 through untouched. A set ``frequency_hz`` skips detection and adds no latency.
