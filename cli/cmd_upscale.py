@@ -29,7 +29,7 @@ log = logging.getLogger("restora")
 
 def register(sub, common) -> None:
     from restora.cli.cmd_process import add_format_options
-    from restora.graph.nodes_upscale import DEFAULT_METHOD, METHODS
+    from restora.graph.upscale_methods import DEFAULT_METHOD, METHODS
 
     p = sub.add_parser("upscale", parents=[common], help="restore the missing high band (super-resolution)",
                        description="Resample to --target-rate and restore the empty band above the input's "

@@ -75,14 +75,10 @@ from restora.errors import UsageError
 from restora.graph.fifo import BlockFifo
 from restora.graph.node import Block, Measurement, Node, Outputs, Param, ParameterError, empty
 from restora.graph.preset import GRAPH_INPUT, Preset
+from restora.graph.upscale_methods import DEFAULT_METHOD, METHODS  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
-#: Methods the node offers: "fold" (DSP) and "neural" (the sr-extender model).
-METHODS = ("fold", "neural")
-#: The method used when none is given (node parameter and ``restora upscale --method``): the model, which
-#: beats folding on held-out speech and matches or beats it on music (docs/benchmarks.md).
-DEFAULT_METHOD = "neural"
 #: "neural" windows in seconds: one sr_extender chunk (CHUNK_S, OVERLAP_S) each, so at 48 kHz the node
 #: cuts the stream exactly where SRExtender.extend would, and each window is a single model pass.
 WINDOW_S, OVERLAP_S = 10.0, 1.5

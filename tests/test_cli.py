@@ -357,3 +357,12 @@ def test_models_fetch_takes_ids_after_force(capsys):
     with pytest.raises(SystemExit) as exc:
         cli_main(["models", "list", "eq-predictor", "--bogus"])
     assert exc.value.code == 2
+
+
+def test_help_and_version_load_no_signal_or_model_libraries():
+    """``restora --help`` / ``--version`` build the whole parser; that must not import scipy or onnxruntime
+    (about a second of start-up in the app bundle before this was kept lazy)."""
+    code = ("import sys; from restora.cli.main import build_parser; build_parser(); "
+            "print(sorted(m for m in ('scipy', 'onnxruntime', 'soundfile', 'PySide6') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]", done.stdout
