@@ -21,6 +21,9 @@ def register(sub, common) -> None:
     p.add_argument("ids", nargs="*", metavar="ID|FILE",
                    help="model ids (list, fetch, check: default all; remove), or the .onnx file to add")
     p.add_argument("--force", action="store_true", help="fetch again even if installed")
+    p.add_argument("--runtime-only", action="store_true",
+                   help="fetch: then delete files only needed to build a model (Spleeter's 78 MB TensorFlow "
+                        "checkpoint); a later --force fetch brings them back")
     add = p.add_argument_group("add (what the file does not say; a --card's contract, then these)")
     add.add_argument("--card", help="model card JSON (format 1) for the file")
     add.add_argument("--id", dest="model_id", help="id to give the model (default: the file name)")
@@ -115,6 +118,11 @@ def _list_or_fetch(args: argparse.Namespace) -> int:
     bundled = [m for m in ids if m not in added]
     if args.action == "fetch":
         fetch.fetch(bundled, force=args.force)
+        if args.runtime_only:
+            freed = sum(fetch.drop_build_inputs(m) for m in bundled)
+            print(f"deleted {freed / 2**20:.0f} MiB of build-only files")
+    elif args.runtime_only:
+        raise UsageError("--runtime-only goes with 'restora models fetch'")
     print(f"model store: {store.model_root()}")
     print(f"{'id':16s} {'status':10s} {'task':26s} {'rate':>6s}  {'licence':18s} source")
     damaged = False

@@ -54,7 +54,7 @@ def status(model_id: str) -> str:
     if store.manifest_damage(folder):
         return DAMAGED
     files = json.loads((folder / store.MANIFEST).read_text())["files"]
-    if any(name not in files for name in card.files):
+    if any(name not in files for name in card.files if name not in card.build_inputs):
         return DAMAGED
     expected = {m.dest: m.sha256 for m in card.source.members if m.sha256}
     if not card.build and any(name in files and files[name] != digest for name, digest in expected.items()):
@@ -83,6 +83,30 @@ def ensure_installed(model_id: str) -> Path:
     if status(model_id) != INSTALLED:
         fetch(model_id)
     return store.require(model_id)
+
+
+def drop_build_inputs(model_id: str) -> int:
+    """Delete the installed files of ``model_id`` that only its build step needs (card ``build_inputs``, e.g.
+    Spleeter's TensorFlow checkpoint once the ONNX is built) from the user's store; bytes freed. The model must
+    be intact (ModelError otherwise): its manifest is rewritten without them before they go."""
+    card = registry.card(model_id)
+    folder = store.model_root() / model_id
+    if not card.build_inputs or not (folder / store.MANIFEST).is_file():
+        return 0
+    if status(model_id) != INSTALLED:
+        raise ModelError(f"model '{model_id}' is not intact; run: restora models fetch --force {model_id}")
+    files = json.loads((folder / store.MANIFEST).read_text())["files"]
+    gone = [name for name in card.build_inputs if name in files]
+    if not gone:
+        return 0
+    tmp = folder / (store.MANIFEST + ".part")
+    tmp.write_text(json.dumps({"files": {n: d for n, d in files.items() if n not in gone}}, indent=1))
+    os.replace(tmp, folder / store.MANIFEST)
+    freed = 0
+    for name in gone:
+        freed += (folder / name).stat().st_size
+        (folder / name).unlink()
+    return freed
 
 
 def _log_progress(model_id: str, message: str) -> None:

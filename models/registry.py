@@ -64,6 +64,9 @@ class ModelCard:
     files: tuple[str, ...]
     build: str = ""
     measured: dict[str, Any] = field(default_factory=dict)
+    #: files the build step reads that running the model does not need (``restora models fetch --runtime-only``
+    #: deletes them; the app bundle leaves them out)
+    build_inputs: tuple[str, ...] = ()
     notes: str = ""
 
 
@@ -85,9 +88,18 @@ def _parse(data: dict[str, Any], origin: str) -> ModelCard:
             attribution=data.get("attribution", ""), source=source,
             files=tuple(data.get("files") or (m.dest for m in members)),
             build=data.get("build", ""), measured=dict(data.get("measured") or {}),
-            notes=data.get("notes", ""))
+            notes=data.get("notes", ""), build_inputs=_build_inputs(data))
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"model card {origin} is invalid: {exc}") from None
+
+
+def _build_inputs(data: dict[str, Any]) -> tuple[str, ...]:
+    """The card's ``build_inputs``: a subset of its files, and only on a card with a build step."""
+    names = tuple(data.get("build_inputs") or ())
+    files = set(data.get("files") or ())
+    if names and (not data.get("build") or not set(names) <= files):
+        raise ValueError("build_inputs must name files of a card that has a build step")
+    return names
 
 
 @lru_cache(maxsize=None)

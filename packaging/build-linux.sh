@@ -51,7 +51,7 @@ if [ -n "${RESTORA_MODELS_FROM:-}" ]; then
     fi
   done
 fi
-RESTORA_MODELS="$MODELS" "$VENV/bin/restora" models fetch -q
+RESTORA_MODELS="$MODELS" "$VENV/bin/restora" models fetch -q --runtime-only
 # only the bundled models go in: never a user's own models or a half-finished fetch
 rm -rf "$MODELS/user" "$MODELS"/*.part-* "$MODELS"/*.old-*
 RESTORA_MODELS="$MODELS" "$VENV/bin/restora" models check -q

@@ -20,7 +20,7 @@ MODELS="${RESTORA_BUNDLE_MODELS:-build/models}"
 VERSION="$("$VENV/bin/python" -I -c 'import restora; print(restora.__version__)')"
 
 mkdir -p "$MODELS"
-RESTORA_MODELS="$MODELS" "$VENV/bin/restora" models fetch -q
+RESTORA_MODELS="$MODELS" "$VENV/bin/restora" models fetch -q --runtime-only
 rm -rf "$MODELS/user"
 RESTORA_MODELS="$MODELS" "$VENV/bin/restora" models check -q
 

@@ -20,7 +20,7 @@ $Version = & $Py -I -c "import restora; print(restora.__version__)"
 
 New-Item -ItemType Directory -Force $Models | Out-Null
 $env:RESTORA_MODELS = (Resolve-Path $Models).Path
-& (Join-Path $Venv "Scripts\restora.exe") models fetch -q
+& (Join-Path $Venv "Scripts\restora.exe") models fetch -q --runtime-only
 if ($LASTEXITCODE -ne 0) { throw "restora models fetch failed" }
 Remove-Item -Recurse -Force -ErrorAction SilentlyContinue (Join-Path $Models "user")
 & (Join-Path $Venv "Scripts\restora.exe") models check -q

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from scipy.signal import butter, istft, sosfiltfilt, stft
 
 from invariance import assert_block_invariant_measured, run_node_measured
 
+from restora.cli.main import main as cli_main
 from restora.errors import ModelError
 from restora.graph.nodes_models import DnsmosNode, GtcrnNode, VadNode
 from restora.models import dnsmos, fetch, registry, store
@@ -117,6 +119,33 @@ def test_an_intact_install_of_other_weights_is_outdated_and_fetch_replaces_it(st
     assert fetch.status("gtcrn") == fetch.OUTDATED
     fetch.ensure_installed("gtcrn")
     assert fetch.status("gtcrn") == fetch.INSTALLED and path.read_bytes() == expected
+
+
+def test_runtime_only_drops_build_inputs_and_the_model_stays_intact(store_copy, monkeypatch, capsys):
+    """``models fetch --runtime-only``: files a card marks as build inputs go, the manifest follows, the model
+    stays installed and checks ok; a damaged model is not trimmed (its manifest is not rewritten)."""
+    card = registry.card("gtcrn")
+    monkeypatch.setitem(registry.cards(), "gtcrn", dataclasses.replace(card, build_inputs=("LICENSE.GTCRN",)))
+    folder = store_copy / "gtcrn"
+    assert cli_main(["models", "fetch", "gtcrn", "--runtime-only"]) == 0
+    assert not (folder / "LICENSE.GTCRN").exists()
+    assert "LICENSE.GTCRN" not in json.loads((folder / store.MANIFEST).read_text())["files"]
+    assert fetch.status("gtcrn") == fetch.INSTALLED and not store.manifest_damage(folder)
+    assert fetch.drop_build_inputs("gtcrn") == 0  # nothing left to drop
+    fetch.fetch("gtcrn", force=True)  # brings them back
+    assert (folder / "LICENSE.GTCRN").is_file()
+    path = folder / "gtcrn_simple.onnx"
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(ModelError, match="not intact"):
+        fetch.drop_build_inputs("gtcrn")
+    assert (folder / "LICENSE.GTCRN").is_file()
+
+
+def test_a_card_whose_build_inputs_are_not_its_files_is_refused():
+    data = json.loads((Path(registry.__file__).parent / "cards" / "spleeter-2stems.json").read_text())
+    data["build_inputs"] = ["elsewhere.bin"]
+    with pytest.raises(ModelError, match="build_inputs"):
+        registry._parse(data, "test card")
 
 
 def _patched_card(monkeypatch, model_id, **source_changes):
