@@ -90,10 +90,20 @@ def _peaks(freqs: np.ndarray, db: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rel = db - floor
     idx, _ = find_peaks(rel, height=MAINS_PROMINENCE_DB, distance=max(1, int(5.0 / step)))
     idx = idx[(idx > 0) & (idx < top - 1) & (freqs[idx] >= F0_RANGE[0] * 0.9)]
-    a, b, c = db[idx - 1], db[idx], db[idx + 1]
-    denom = a - 2 * b + c
-    shift = np.where(denom < 0, 0.5 * (a - c) / np.where(denom < 0, denom, -1.0), 0.0)
-    return freqs[idx] + shift * step, rel[idx]
+    return freqs[idx] + _vertex(db[idx - 1], db[idx], db[idx + 1]) * step, rel[idx]
+
+
+def _vertex(a, b, c):
+    """Offset (in grid steps, within ±0.5) of the top of the parabola through ``(-1, a), (0, b), (1, c)``;
+    0 where it is not a maximum. Works on scalars and arrays."""
+    denom = np.asarray(a - 2 * b + c, np.float64)
+    return np.where(denom < 0, 0.5 * (a - c) / np.where(denom < 0, denom, -1.0), 0.0)
+
+
+def _harmonic_basis(n: int, rate: int, f0: float, ks: np.ndarray) -> np.ndarray:
+    """[n, 2K]: cosines then sines at ``ks * f0`` Hz over ``n`` samples at ``rate`` Hz from phase 0."""
+    angles = 2 * np.pi * f0 * np.outer(np.arange(n) / rate, ks)
+    return np.concatenate([np.cos(angles), np.sin(angles)], axis=1)
 
 
 def _score(f0: float, pf: np.ndarray, pp: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -159,9 +169,7 @@ def _steady(x: np.ndarray, rate: int, f0: float, ks: np.ndarray) -> bool:
     """Whether the sinusoids at ``ks * f0`` Hz in mono ``x`` at ``rate`` Hz keep their summed power within
     STEADY_DB from one quarter of ``x`` to the next (least-squares fits per quarter)."""
     quarter = len(x) // 4
-    t = np.arange(quarter) / rate
-    angles = 2 * np.pi * f0 * np.outer(t, ks)
-    basis = np.concatenate([np.cos(angles), np.sin(angles)], axis=1)
+    basis = _harmonic_basis(quarter, rate, f0, ks)
     power = [np.sum(np.linalg.lstsq(basis, x[i * quarter:(i + 1) * quarter], rcond=None)[0] ** 2)
              for i in range(4)]
     return 10 * np.log10(max(power) / max(min(power), 1e-300)) <= STEADY_DB
@@ -222,10 +230,7 @@ def subtract_hum(x: np.ndarray, rate: int, f0: float, harmonics: int, fraction: 
     ks = np.array([k for k in range(1, harmonics + 2) if k * f0 < 0.45 * rate])
     if len(x) < 2 * len(ks) + 1 or not len(ks) or fraction <= 0.0:
         return x.copy()
-    t = np.arange(len(x)) / rate
-    f0 = track_fundamental(x, rate, f0, ks)
-    angles = 2 * np.pi * f0 * np.outer(t, ks)  # [n, K]
-    basis = np.concatenate([np.cos(angles), np.sin(angles)], axis=1)  # [n, 2K]
+    basis = _harmonic_basis(len(x), rate, track_fundamental(x, rate, f0, ks), ks)  # [n, 2K]
     coef, *_ = np.linalg.lstsq(basis, x, rcond=None)  # [2K, channels]
     fit = basis @ coef
     fitted = coef[: len(ks)] ** 2 + coef[len(ks):] ** 2  # [K, channels], amplitude squared
@@ -260,8 +265,7 @@ def track_fundamental(x: np.ndarray, rate: int, f0: float, ks: np.ndarray) -> fl
     i = int(np.argmax(power))
     if not 0 < i < len(grid) - 1:
         return f0
-    a, b, c = power[i - 1], power[i], power[i + 1]
-    return float(grid[i] + 0.5 * (a - c) / (a - 2 * b + c) * TRACK_STEP_HZ) if a - 2 * b + c < 0 else float(grid[i])
+    return float(grid[i] + _vertex(power[i - 1], power[i], power[i + 1]) * TRACK_STEP_HZ)
 
 
 def _background_power(x: np.ndarray, rate: int, freqs: np.ndarray) -> np.ndarray:
