@@ -99,9 +99,7 @@ def drop_build_inputs(model_id: str) -> int:
     gone = [name for name in card.build_inputs if name in files]
     if not gone:
         return 0
-    tmp = folder / (store.MANIFEST + ".part")
-    tmp.write_text(json.dumps({"files": {n: d for n, d in files.items() if n not in gone}}, indent=1))
-    os.replace(tmp, folder / store.MANIFEST)
+    store.save_manifest(folder, {n: d for n, d in files.items() if n not in gone})
     freed = 0
     for name in gone:
         freed += (folder / name).stat().st_size

@@ -63,8 +63,12 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
 
 def write_manifest(model_dir: Path) -> None:
     """Record the sha256 of every file in ``model_dir`` (called last by a fetch)."""
-    files = {p.name: sha256_of(p) for p in sorted(model_dir.iterdir())
-             if p.is_file() and p.name != MANIFEST}
+    save_manifest(model_dir, {p.name: sha256_of(p) for p in sorted(model_dir.iterdir())
+                              if p.is_file() and p.name != MANIFEST})
+
+
+def save_manifest(model_dir: Path, files: dict[str, str]) -> None:
+    """Replace ``model_dir``'s manifest by one listing ``files`` (name -> sha256), atomically."""
     tmp = model_dir / (MANIFEST + ".part")
     tmp.write_text(json.dumps({"files": files}, indent=1))
     os.replace(tmp, model_dir / MANIFEST)
