@@ -144,9 +144,7 @@ def test_absurd_parameters_rejected(params):
 def test_preset_runs_in_the_graph():
     from restora.graph.file_job import process_array
     from restora.graph.preset import preset_from_dict
-    from restora.graph.registry import register_node_type
 
-    register_node_type("de-click", DeclickNode)
     preset = preset_from_dict(json.loads(PRESET.read_text()), str(PRESET))
     sr = 44100
     clean = music(sr, 1.0)

@@ -145,9 +145,7 @@ def test_absurd_parameters():
 
 def test_cli_learn_noise(tmp_path):
     from restora.cli.main import main
-    from restora.graph.registry import register_node_type
 
-    register_node_type("de-noise-profile", NoiseProfileNode)
     sr = 16000
     clean, noise = speech_like(sr, 2.0)
     src, out = tmp_path / "in.wav", tmp_path / "out.wav"
