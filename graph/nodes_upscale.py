@@ -75,7 +75,7 @@ from restora.errors import UsageError
 from restora.graph.fifo import BlockFifo
 from restora.graph.node import Block, Measurement, Node, Outputs, Param, ParameterError, empty
 from restora.graph.preset import GRAPH_INPUT, Preset
-from restora.graph.upscale_methods import DEFAULT_METHOD, METHODS  # noqa: F401 (re-exported)
+from restora.graph.upscale_methods import DEFAULT_METHOD, METHODS
 
 log = logging.getLogger(__name__)
 
